@@ -1,0 +1,42 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "freezer/model.h"
+#include "freezer/result.h"
+
+namespace fdr {
+
+struct EvacuationRequest {
+  std::string instance_id;
+  std::string source_host;
+  std::optional<std::string> target_host;  // empty: the cloud's scheduler picks
+};
+
+// Stage 3: takes a fenced node out of the cloud and moves its instances elsewhere.
+// Implementations: Nova, fake.
+//
+// Calls are batched so that an implementation may run them in parallel within its own limits;
+// results are index-aligned with the requests. The engine only calls evacuate() for a node whose
+// power-off was confirmed and whose compute service was forced down.
+class Evacuator {
+ public:
+  virtual ~Evacuator() = default;
+  // Marks the node's compute service forced down, then disabled with `reason`. Idempotent.
+  [[nodiscard]] virtual Status forceDown(const Node& node, const std::string& reason) = 0;
+  // Every instance on the node, across all projects.
+  [[nodiscard]] virtual Result<std::vector<Instance>> listInstances(const Node& node) = 0;
+  // Asks the cloud to rebuild each instance on another host. Success = request accepted.
+  [[nodiscard]] virtual std::vector<Status> evacuate(
+      std::span<const EvacuationRequest> requests) = 0;
+  // Current state of each instance (host, status, task state).
+  [[nodiscard]] virtual std::vector<Result<Instance>> show(std::span<const std::string> ids) = 0;
+};
+
+using EvacuatorPtr = std::unique_ptr<Evacuator>;
+
+}  // namespace fdr

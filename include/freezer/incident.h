@@ -1,0 +1,98 @@
+// One incident per failed node: the data the recovery state machine works on and the journal
+// stores. The transitions themselves live in src/core/incident_machine.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "freezer/clock.h"
+#include "freezer/model.h"
+
+namespace fdr {
+
+enum class Phase {
+  kDetected,         // failure confirmed by the detector; nothing done yet
+  kFencing,          // power-off requested, waiting to read it back OFF
+  kFenced,           // power-off confirmed (or vouched for by an operator)
+  kComputeDown,      // compute service forced down and disabled
+  kEvacuating,       // one record per instance, bounded in parallel
+  kEvacuated,        // every instance confirmed running elsewhere (or skipped by rule)
+  kPartlyEvacuated,  // some instances failed for good
+  kNotified,         // users and admins told
+  kDone,             // closed
+  // Failure states: alert, never evacuate. They wait for an operator.
+  kFenceFailed,      // power-off could not be confirmed
+  kForceDownFailed,  // the node is off but the cloud refused to mark it down
+  kCancelled,        // closed by an operator without recovery
+};
+std::string_view toString(Phase p);
+std::optional<Phase> phaseFromString(std::string_view s);
+bool isTerminal(Phase p);      // kDone, kCancelled
+bool isFailurePhase(Phase p);  // kFenceFailed, kForceDownFailed
+
+enum class InstancePhase {
+  kPending,     // not asked yet
+  kRequested,   // journaled as about to be asked; the request may or may not have gone out
+  kRebuilding,  // the cloud accepted; following it until it runs elsewhere
+  kDone,        // running on another host
+  kFailed,      // gave up after the retry limit, or it cannot be evacuated
+  kSkipped,     // excluded by rule (opted out); reported, never silently dropped
+};
+std::string_view toString(InstancePhase p);
+std::optional<InstancePhase> instancePhaseFromString(std::string_view s);
+
+struct InstanceRecord {
+  std::string id;
+  std::string name;
+  std::string project_id;
+  std::string user_id;
+  int priority = 0;             // higher first
+  std::string former_status;    // status on the failed host: ACTIVE, SHUTOFF, ...
+  InstancePhase phase = InstancePhase::kPending;
+  int attempts = 0;             // evacuate requests made
+  std::optional<TimePoint> requested_at;
+  std::optional<TimePoint> finished_at;
+  std::string new_host;
+  std::string reason;           // last failure or skip reason
+
+  friend bool operator==(const InstanceRecord&, const InstanceRecord&) = default;
+};
+
+struct FenceProgress {
+  int level = 0;                          // index into the node's fencer levels
+  int attempt = 0;                        // attempts made at this level
+  std::optional<TimePoint> off_requested_at;
+  std::optional<TimePoint> next_check_at;
+  std::optional<TimePoint> attempt_deadline;
+  std::optional<TimePoint> deadline;      // of the whole fence
+  int checks = 0;                         // status reads since the last power-off request
+  PowerState last_power = PowerState::kUnknown;
+  std::string confirmed_by;               // "fencer:<driver>" or "operator:<who>"
+  std::optional<TimePoint> confirmed_at;
+
+  friend bool operator==(const FenceProgress&, const FenceProgress&) = default;
+};
+
+struct Incident {
+  std::string id;    // "<hostname>@<detected_at ms>"
+  std::string node;  // hostname
+  Phase phase = Phase::kDetected;
+  TimePoint detected_at;
+  TimePoint updated_at;
+  std::optional<TimePoint> fenced_at;
+  std::optional<TimePoint> compute_down_at;
+  std::optional<TimePoint> evacuated_at;
+  std::optional<TimePoint> closed_at;
+  FenceProgress fence;
+  int force_down_attempts = 0;
+  std::vector<InstanceRecord> instances;
+  std::vector<std::string> problems;  // human-readable, newest last
+  uint64_t revision = 0;              // bumped by every applied event
+
+  friend bool operator==(const Incident&, const Incident&) = default;
+};
+
+}  // namespace fdr

@@ -1,0 +1,77 @@
+// Plain data shared by every stage: nodes, instances, observations. No behaviour, no I/O.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "freezer/clock.h"
+
+namespace fdr {
+
+// A value that must never reach a log, a command line or an error message. Printing it shows
+// "***"; the value itself is only read through reveal(), at the last moment before use.
+class Secret {
+ public:
+  Secret() = default;
+  explicit Secret(std::string value) : value_(std::move(value)) {}
+  [[nodiscard]] const std::string& reveal() const { return value_; }
+  [[nodiscard]] bool empty() const { return value_.empty(); }
+  friend bool operator==(const Secret&, const Secret&) = default;
+  friend std::ostream& operator<<(std::ostream& out, const Secret&) { return out << "***"; }
+
+ private:
+  std::string value_;
+};
+
+// One compute node, as listed in the inventory (servers.yml).
+struct Node {
+  std::string id;
+  std::string hostname;  // the Nova compute service host name; the node's identity
+  std::string ip_addr;
+  std::string fencer_ip;
+  int fencer_port = 0;  // 0 = the driver's default
+  std::string fencer_user;
+  Secret fencer_password;
+  std::string domain_name;  // libvirt domain, for virtual compute nodes
+  // Any other keys of the inventory entry (driver-specific options such as agent parameters).
+  std::map<std::string, std::string> extra;
+  // Where the node was defined, for error messages: "servers.yml:12".
+  std::string source;
+};
+
+enum class Health { kUp, kDown, kUnknown };
+std::string_view toString(Health h);
+
+// What one source says about one node at one time.
+struct Observation {
+  std::string node;    // hostname
+  std::string source;  // e.g. "fake/a", "nova-service", "probe/mgmt"
+  Health health = Health::kUnknown;
+  TimePoint at;
+  std::string detail;
+};
+
+enum class PowerState { kOn, kOff, kUnknown };
+std::string_view toString(PowerState p);
+
+// An instance (server) as the evacuator sees it.
+struct Instance {
+  std::string id;
+  std::string name;
+  std::string project_id;
+  std::string user_id;
+  std::string host;         // the compute host it is on (OS-EXT-SRV-ATTR:host)
+  std::string status;       // ACTIVE, SHUTOFF, ERROR, REBUILD, ...
+  std::string task_state;   // empty when none
+  std::map<std::string, std::string> metadata;
+  bool boot_from_volume = false;
+  std::string image_id;
+
+  friend bool operator==(const Instance&, const Instance&) = default;
+};
+
+}  // namespace fdr

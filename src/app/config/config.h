@@ -1,0 +1,103 @@
+// The freezer-dr configuration: the original freezer-dr INI layout ([DEFAULT], [monitoring],
+// [fencer], [evacuation], [notifiers], [keystone_authtoken]) plus this project's extensions,
+// and the servers.yml node inventory. Parsed once, at start-up, into these typed structs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "freezer/clock.h"
+#include "freezer/diagnostics.h"
+#include "freezer/model.h"
+#include "freezer/options.h"
+
+namespace fdr::config {
+
+// A driver chosen in the config, with its raw options (checked against the driver's schema by
+// the wiring, which knows the registry).
+struct DriverChoice {
+  std::string name;   // as written: a freezer-dr name ("fake") or a Python class path
+  RawOptions options;
+  std::string where;  // "file:line" of the driver key
+};
+
+struct KeystoneAuth {
+  std::string auth_url;
+  std::string auth_plugin;  // "password" (default) or "v3applicationcredential"
+  std::string username;
+  std::string user_id;
+  Secret password;
+  std::string project_name;
+  std::string project_id;
+  std::string domain_name;
+  std::string project_domain_name;
+  std::string project_domain_id;
+  std::string user_domain_name;
+  std::string user_domain_id;
+  std::string application_credential_id;
+  std::string application_credential_name;
+  Secret application_credential_secret;
+  std::string region_name;
+  std::string interface;  // public | internal | admin
+  std::string cafile;
+  bool insecure = false;
+  std::string where;      // "file:line" of the section, for errors
+  [[nodiscard]] bool configured() const { return !auth_url.empty(); }
+};
+
+struct Config {
+  std::string path;  // the config file read
+
+  // [DEFAULT]
+  Duration grace{std::chrono::seconds(3)};        // `wait`: a node must stay down this long
+  Duration poll_interval{std::chrono::seconds(1)};
+  std::string journal_path = "/var/lib/freezer-dr/journal.db";
+  std::string log_level = "info";
+  int storm_max_nodes = 2;         // more nodes failed at once than this: alert, fence nothing
+  int storm_max_percent = 50;      // or more than this percentage of the inventory
+  std::vector<std::string> maintenance;  // nodes never fenced
+
+  // [monitoring]
+  std::vector<DriverChoice> monitors;
+  int min_sources = 2;  // a node fails when at least this many sources agree it is down
+
+  // [fencer]
+  std::vector<DriverChoice> fencers;  // ordered fallback levels for every node
+  std::string credentials_file;       // servers.yml
+  int fence_retries = 1;              // power-off attempts per level
+  Duration fence_attempt_timeout{std::chrono::seconds(10)};
+  Duration fence_deadline{std::chrono::seconds(60)};
+
+  // [evacuation]
+  DriverChoice evacuator;
+  int evacuation_retries = 1;      // extra evacuate requests per instance after a failure
+  bool shared_storage = false;
+  int evacuation_concurrency = 10;  // evacuations in flight across all incidents
+  Duration instance_timeout{std::chrono::seconds(300)};
+  std::string priority_key = "HA_Priority";  // instance metadata key: higher first
+
+  // [notifiers]
+  std::vector<DriverChoice> notifiers;
+  std::vector<std::string> notify_list;  // admin addresses
+  std::string notify_from;
+
+  // [keystone_authtoken]
+  KeystoneAuth keystone;
+
+  // servers.yml
+  std::vector<Node> nodes;
+};
+
+// Reads `path` (and the inventory it names). Every problem found goes to `diag`, each naming
+// file, line and key; returns nullopt when any error was found.
+std::optional<Config> load(const std::string& path, Diagnostics& diag);
+
+// Reads a servers.yml inventory. Duplicate ids or hostnames, missing hostnames, bad types and
+// YAML syntax errors are reported with file and line.
+std::optional<std::vector<Node>> loadInventory(const std::string& path, Diagnostics& diag);
+
+// The usual places when no --config-file is given, in order.
+std::vector<std::string> defaultConfigPaths();
+
+}  // namespace fdr::config

@@ -1,0 +1,124 @@
+// String forms of the model's enums: the journal, the CLI and the logs use these exact words.
+#include <array>
+#include <utility>
+
+#include "freezer/incident.h"
+#include "freezer/incident_event.h"
+#include "freezer/model.h"
+#include "freezer/notifier.h"
+
+namespace fdr {
+namespace {
+
+template <class E, size_t N>
+std::string_view nameOf(const std::array<std::pair<E, std::string_view>, N>& table, E value) {
+  for (const auto& [e, name] : table) {
+    if (e == value) return name;
+  }
+  return "?";
+}
+
+template <class E, size_t N>
+std::optional<E> valueOf(const std::array<std::pair<E, std::string_view>, N>& table,
+                         std::string_view name) {
+  for (const auto& [e, n] : table) {
+    if (n == name) return e;
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::pair<Phase, std::string_view>, 12> kPhases{{
+    {Phase::kDetected, "detected"},
+    {Phase::kFencing, "fencing"},
+    {Phase::kFenced, "fenced"},
+    {Phase::kComputeDown, "compute-down"},
+    {Phase::kEvacuating, "evacuating"},
+    {Phase::kEvacuated, "evacuated"},
+    {Phase::kPartlyEvacuated, "partly-evacuated"},
+    {Phase::kNotified, "notified"},
+    {Phase::kDone, "done"},
+    {Phase::kFenceFailed, "fence-failed"},
+    {Phase::kForceDownFailed, "force-down-failed"},
+    {Phase::kCancelled, "cancelled"},
+}};
+
+constexpr std::array<std::pair<InstancePhase, std::string_view>, 6> kInstancePhases{{
+    {InstancePhase::kPending, "pending"},
+    {InstancePhase::kRequested, "requested"},
+    {InstancePhase::kRebuilding, "rebuilding"},
+    {InstancePhase::kDone, "done"},
+    {InstancePhase::kFailed, "failed"},
+    {InstancePhase::kSkipped, "skipped"},
+}};
+
+constexpr std::array<std::pair<EventKind, std::string_view>, 20> kEvents{{
+    {EventKind::kDetected, "detected"},
+    {EventKind::kPowerOffRequested, "power-off-requested"},
+    {EventKind::kPowerOffFailed, "power-off-failed"},
+    {EventKind::kPowerObserved, "power-observed"},
+    {EventKind::kFenceConfirmed, "fence-confirmed"},
+    {EventKind::kFenceFailed, "fence-failed"},
+    {EventKind::kOperatorConfirmedFenced, "operator-confirmed-fenced"},
+    {EventKind::kForceDownRequested, "force-down-requested"},
+    {EventKind::kForceDownDone, "force-down-done"},
+    {EventKind::kForceDownFailed, "force-down-failed"},
+    {EventKind::kInstancesListed, "instances-listed"},
+    {EventKind::kInstancesListFailed, "instances-list-failed"},
+    {EventKind::kEvacuationRequested, "evacuation-requested"},
+    {EventKind::kEvacuationAccepted, "evacuation-accepted"},
+    {EventKind::kEvacuationRejected, "evacuation-rejected"},
+    {EventKind::kInstanceObserved, "instance-observed"},
+    {EventKind::kInstanceTimedOut, "instance-timed-out"},
+    {EventKind::kNotificationsQueued, "notifications-queued"},
+    {EventKind::kClosed, "closed"},
+    {EventKind::kCancelled, "cancelled"},
+}};
+
+constexpr std::array<std::pair<NotificationKind, std::string_view>, 6> kNotificationKinds{{
+    {NotificationKind::kFailureConfirmed, "failure-confirmed"},
+    {NotificationKind::kFenceFailed, "fence-failed"},
+    {NotificationKind::kGuardTripped, "guard-tripped"},
+    {NotificationKind::kEvacuationFinished, "evacuation-finished"},
+    {NotificationKind::kEvacuationPartial, "evacuation-partial"},
+    {NotificationKind::kNodeBackInService, "node-back-in-service"},
+}};
+
+}  // namespace
+
+std::string_view toString(Phase p) { return nameOf(kPhases, p); }
+std::optional<Phase> phaseFromString(std::string_view s) { return valueOf(kPhases, s); }
+bool isTerminal(Phase p) { return p == Phase::kDone || p == Phase::kCancelled; }
+bool isFailurePhase(Phase p) { return p == Phase::kFenceFailed || p == Phase::kForceDownFailed; }
+
+std::string_view toString(InstancePhase p) { return nameOf(kInstancePhases, p); }
+std::optional<InstancePhase> instancePhaseFromString(std::string_view s) {
+  return valueOf(kInstancePhases, s);
+}
+
+std::string_view toString(EventKind k) { return nameOf(kEvents, k); }
+std::optional<EventKind> eventKindFromString(std::string_view s) { return valueOf(kEvents, s); }
+
+std::string_view toString(NotificationKind k) { return nameOf(kNotificationKinds, k); }
+std::optional<NotificationKind> notificationKindFromString(std::string_view s) {
+  return valueOf(kNotificationKinds, s);
+}
+
+std::string_view toString(Health h) {
+  switch (h) {
+    case Health::kUp: return "up";
+    case Health::kDown: return "down";
+    case Health::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+std::string_view toString(PowerState p) {
+  switch (p) {
+    case PowerState::kOn: return "on";
+    case PowerState::kOff: return "off";
+    case PowerState::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+}  // namespace fdr
