@@ -20,6 +20,7 @@ enum class NotificationKind {
   kEvacuationFinished,  // users of a project and admins: where each instance went
   kEvacuationPartial,   // users of a project and admins: which did not come back, and why
   kNodeBackInService,   // admins
+  kRecoveryStuck,       // admins, urgent: the node is off but recovery cannot go on
 };
 std::string_view toString(NotificationKind k);
 std::optional<NotificationKind> notificationKindFromString(std::string_view s);

@@ -49,6 +49,7 @@ class Options {
 
   [[nodiscard]] bool has(const std::string& name) const;
   // REQUIRES: `name` is in the schema with the matching type (a bug otherwise: aborts).
+  // getString also reads kPath options; getSecret reads kString options marked secret.
   [[nodiscard]] std::string getString(const std::string& name) const;
   [[nodiscard]] int64_t getInt(const std::string& name) const;
   [[nodiscard]] bool getBool(const std::string& name) const;

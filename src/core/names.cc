@@ -74,13 +74,14 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 20> kEvents{{
     {EventKind::kCancelled, "cancelled"},
 }};
 
-constexpr std::array<std::pair<NotificationKind, std::string_view>, 6> kNotificationKinds{{
+constexpr std::array<std::pair<NotificationKind, std::string_view>, 7> kNotificationKinds{{
     {NotificationKind::kFailureConfirmed, "failure-confirmed"},
     {NotificationKind::kFenceFailed, "fence-failed"},
     {NotificationKind::kGuardTripped, "guard-tripped"},
     {NotificationKind::kEvacuationFinished, "evacuation-finished"},
     {NotificationKind::kEvacuationPartial, "evacuation-partial"},
     {NotificationKind::kNodeBackInService, "node-back-in-service"},
+    {NotificationKind::kRecoveryStuck, "recovery-stuck"},
 }};
 
 }  // namespace

@@ -1,0 +1,364 @@
+#include "app/cli.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <stop_token>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/builtin_drivers.h"
+#include "app/config/config.h"
+#include "app/dry_run.h"
+#include "app/status_report.h"
+#include "app/wiring.h"
+#include "core/codec.h"
+#include "core/engine.h"
+#include "store/memory/memory_journal.h"
+#include "store/sqlite/sqlite_journal.h"
+
+#ifndef FDR_VERSION
+#define FDR_VERSION "0.0.0"
+#endif
+
+namespace fdr::app {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 1;
+constexpr int kExitRuntime = 2;
+constexpr int kExitNeedsOperator = 3;
+
+struct Globals {
+  std::string config_file;
+  std::string log_level;
+};
+
+void setupLogging(const std::string& level, const std::string& file) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (file.empty()) {
+    logger = spdlog::stderr_color_mt("freezer-dr");
+  } else {
+    logger = spdlog::basic_logger_mt("freezer-dr", file);
+  }
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+}
+
+// Finds and loads the config; prints every diagnostic. nullopt = errors (already printed).
+std::optional<config::Config> loadConfig(const Globals& globals) {
+  std::string path = globals.config_file;
+  if (path.empty()) {
+    for (const auto& candidate : config::defaultConfigPaths()) {
+      if (std::filesystem::exists(candidate)) {
+        path = candidate;
+        break;
+      }
+    }
+    if (path.empty()) {
+      std::cerr << "error: no --config-file given and none of the usual places exists:";
+      for (const auto& candidate : config::defaultConfigPaths()) std::cerr << " " << candidate;
+      std::cerr << "\n";
+      return std::nullopt;
+    }
+  }
+  Diagnostics diag;
+  auto cfg = config::load(path, diag);
+  if (!diag.items().empty()) std::cerr << diag.format();
+  if (!cfg || diag.hasErrors()) return std::nullopt;
+  return cfg;
+}
+
+struct Loaded {
+  config::Config config;
+  Registry registry;
+  std::unique_ptr<DriverContext> context;
+  Pipeline pipeline;
+};
+
+// Config, registry and drivers; nullptr on error (printed).
+std::unique_ptr<Loaded> loadAll(const Globals& globals, Clock& clock) {
+  auto cfg = loadConfig(globals);
+  if (!cfg) return nullptr;
+  auto loaded = std::make_unique<Loaded>();
+  loaded->config = std::move(*cfg);
+  setupLogging(globals.log_level.empty() ? loaded->config.log_level : globals.log_level,
+               loaded->config.log_file);
+  if (auto registered = registerBuiltinDrivers(loaded->registry); !registered) {
+    std::cerr << "error: " << registered.error().message << "\n";
+    return nullptr;
+  }
+  loaded->context = std::make_unique<DriverContext>(DriverContext{clock, loaded->config.nodes});
+  Diagnostics diag;
+  auto pipeline = buildPipeline(loaded->config, loaded->registry, *loaded->context, diag, true);
+  if (!diag.items().empty()) std::cerr << diag.format();
+  if (!pipeline) return nullptr;
+  loaded->pipeline = std::move(*pipeline);
+  return loaded;
+}
+
+Result<std::unique_ptr<SqliteJournal>> openJournal(const config::Config& cfg,
+                                                   SqliteJournal::Mode mode) {
+  return SqliteJournal::open(cfg.journal_path, mode);
+}
+
+// Stops the daemon cleanly on SIGTERM / SIGINT: the tick in progress finishes, then run returns.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::jthread([this](const std::stop_token& own_stop) {
+      while (!own_stop.stop_requested()) {
+        timespec timeout{0, 200'000'000};
+        const int sig = sigtimedwait(&set_, nullptr, &timeout);
+        if (sig == SIGTERM || sig == SIGINT) {
+          spdlog::info("received {}, stopping after the current step",
+                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          stop_.request_stop();
+          return;
+        }
+      }
+    });
+  }
+  [[nodiscard]] std::stop_token token() const { return stop_.get_token(); }
+
+ private:
+  sigset_t set_{};
+  std::stop_source stop_;
+  std::jthread thread_;
+};
+
+Duration tickInterval(const config::Config& cfg, const core::TickSummary& summary) {
+  // While something is happening, look again sooner: evacuations and BMCs move in sub-seconds.
+  if (summary.open_incidents > summary.waiting_for_operator || !summary.suspect.empty()) {
+    return std::min(cfg.poll_interval, Duration(250));
+  }
+  return cfg.poll_interval;
+}
+
+int cmdRun(const Globals& globals) {
+  SignalWatcher signals;  // before any thread exists, so every thread blocks the signals
+  SystemClock clock;
+  auto loaded = loadAll(globals, clock);
+  if (!loaded) return kExitConfig;
+  auto journal = openJournal(loaded->config, SqliteJournal::Mode::kActor);
+  if (!journal) {
+    spdlog::critical("{}", journal.error().message);
+    return kExitRuntime;
+  }
+  core::Engine engine(policyFrom(loaded->config), loaded->pipeline.drivers(), **journal, clock,
+                      loaded->config.nodes);
+  if (auto resumed = engine.resume(); !resumed) {
+    spdlog::critical("{}", resumed.error().message);
+    return kExitRuntime;
+  }
+  spdlog::info("freezer-dr {} watching {} node(s); journal {}", FDR_VERSION,
+               loaded->config.nodes.size(), loaded->config.journal_path);
+  const std::stop_token stop = signals.token();
+  while (!stop.stop_requested()) {
+    const core::TickSummary summary = engine.tick();
+    if (!clock.sleepUntil(clock.now() + tickInterval(loaded->config, summary), stop)) break;
+  }
+  spdlog::info("stopped; {} open incident(s) are in the journal and resume at the next start",
+               engine.openIncidents().size());
+  return kExitOk;
+}
+
+int cmdCheck(const Globals& globals, bool dry_run) {
+  SystemClock clock;
+  auto loaded = loadAll(globals, clock);
+  if (!loaded) return kExitConfig;
+  std::unique_ptr<Journal> journal;
+  Pipeline dry;
+  core::EngineDrivers drivers = loaded->pipeline.drivers();
+  if (dry_run) {
+    journal = std::make_unique<MemoryJournal>();
+    dry = dryRunPipeline(loaded->pipeline, std::cout);
+    drivers = dry.drivers();
+  } else {
+    auto opened = openJournal(loaded->config, SqliteJournal::Mode::kActor);
+    if (!opened) {
+      std::cerr << "error: " << opened.error().message << "\n";
+      return kExitRuntime;
+    }
+    journal = std::move(*opened);
+  }
+  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock,
+                      loaded->config.nodes);
+  if (auto resumed = engine.resume(); !resumed) {
+    std::cerr << "error: " << resumed.error().message << "\n";
+    return kExitRuntime;
+  }
+  const config::Config& cfg = loaded->config;
+  // Long enough for the grace period, a fence and every evacuation; then give up and report.
+  const TimePoint give_up = clock.now() + cfg.grace + cfg.fence_deadline + cfg.instance_timeout *
+                                                                             (cfg.evacuation_retries + 1) +
+                            std::chrono::seconds(30);
+  bool anything = false;
+  core::TickSummary summary;
+  std::set<std::string> incidents_seen;
+  while (true) {
+    summary = engine.tick();
+    for (const auto& [id, incident] : engine.openIncidents()) incidents_seen.insert(id);
+    anything = anything || !summary.failed.empty() || !summary.suspect.empty() ||
+               summary.open_incidents > 0;
+    if (summary.settled() || clock.now() >= give_up) break;
+    clock.sleepUntil(clock.now() + tickInterval(cfg, summary), std::stop_token());
+  }
+  if (!anything && incidents_seen.empty()) {
+    std::cout << "No failed nodes\n";
+    return kExitOk;
+  }
+  for (const auto& id : incidents_seen) {
+    auto incident = journal->incident(id);
+    if (incident && *incident) printIncident(std::cout, **incident);
+  }
+  for (const auto& veto : summary.vetoes) std::cout << "not fenced: " << veto << "\n";
+  if (summary.open_incidents > 0 || !summary.vetoes.empty()) return kExitNeedsOperator;
+  if (incidents_seen.empty()) std::cout << "No failed nodes\n";
+  return kExitOk;
+}
+
+int cmdValidate(const Globals& globals) {
+  auto cfg = loadConfig(globals);
+  if (!cfg) return kExitConfig;
+  Registry registry;
+  if (auto registered = registerBuiltinDrivers(registry); !registered) {
+    std::cerr << "error: " << registered.error().message << "\n";
+    return kExitConfig;
+  }
+  SystemClock clock;
+  DriverContext context{clock, cfg->nodes};
+  Diagnostics diag;
+  auto pipeline = buildPipeline(*cfg, registry, context, diag, /*create=*/false);
+  if (!diag.items().empty()) std::cerr << diag.format();
+  if (!pipeline) return kExitConfig;
+  std::cout << "OK: " << cfg->path << ": " << cfg->nodes.size() << " node(s); monitors "
+            << pipeline->monitors.size() << ", fencing levels " << pipeline->fencers.size()
+            << ", notifiers " << pipeline->notifiers.size() << "\n";
+  return kExitOk;
+}
+
+int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
+  auto cfg = loadConfig(globals);
+  if (!cfg) return kExitConfig;
+  if (!std::filesystem::exists(cfg->journal_path)) {
+    std::cout << "no journal yet at " << cfg->journal_path << ": no incident ever\n";
+    return kExitOk;
+  }
+  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
+  if (!journal) {
+    std::cerr << "error: " << journal.error().message << "\n";
+    return kExitRuntime;
+  }
+  auto open = (*journal)->openIncidents();
+  auto recent = (*journal)->recentIncidents(limit);
+  auto undelivered = (*journal)->undeliveredOutbox();
+  auto paused = (*journal)->setting("paused");
+  for (const Error* e : {open ? nullptr : &open.error(), recent ? nullptr : &recent.error(),
+                         undelivered ? nullptr : &undelivered.error(),
+                         paused ? nullptr : &paused.error()}) {
+    if (e != nullptr) {
+      std::cerr << "error: " << e->message << "\n";
+      return kExitRuntime;
+    }
+  }
+  if (as_json) {
+    nlohmann::json doc = {{"open", nlohmann::json::array()},
+                          {"recent", nlohmann::json::array()},
+                          {"undelivered_notifications", nlohmann::json::array()},
+                          {"paused", paused->value_or("") == "1"}};
+    for (const auto& i : *open) doc["open"].push_back(toJson(i));
+    for (const auto& i : *recent) doc["recent"].push_back(toJson(i));
+    for (const auto& item : *undelivered) doc["undelivered_notifications"].push_back(toJson(item));
+    std::cout << doc.dump(2) << "\n";
+    return kExitOk;
+  }
+  printStatus(std::cout, *open, *recent, *undelivered, paused->value_or("") == "1");
+  return kExitOk;
+}
+
+int cmdConfirmFenced(const Globals& globals, const std::string& host, std::string who) {
+  auto cfg = loadConfig(globals);
+  if (!cfg) return kExitConfig;
+  if (who.empty()) {
+    const char* user = std::getenv("SUDO_USER");
+    if (user == nullptr) user = std::getenv("USER");
+    who = user != nullptr ? user : "uid " + std::to_string(::getuid());
+  }
+  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
+  if (!journal) {
+    std::cerr << "error: " << journal.error().message << "\n";
+    return kExitRuntime;
+  }
+  OperatorCommand command;
+  command.kind = "confirm-fenced";
+  command.node = host;
+  command.who = who;
+  command.at = SystemClock().now();
+  if (auto queued = (*journal)->enqueueCommand(command); !queued) {
+    std::cerr << "error: " << queued.error().message << "\n";
+    return kExitRuntime;
+  }
+  std::cout << "queued: " << who << " confirms that " << host
+            << " is powered off; the running freezer-dr resumes its recovery at its next step\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int runCli(int argc, char** argv) {
+  CLI::App app{"freezer-dr: compute-node high availability for OpenStack"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals globals;
+  app.set_version_flag("--version", std::string("freezer-dr ") + FDR_VERSION);
+  app.add_option("--config-file", globals.config_file,
+                 "config file (default: /etc/freezer-dr/freezer-dr.conf, then "
+                 "/etc/freezer/freezer-dr.conf)");
+  app.add_option("--log-level", globals.log_level, "trace, debug, info, warn, error");
+
+  auto* run = app.add_subcommand("run", "run the daemon: watch, fence, evacuate, notify");
+  bool dry_run = false;
+  auto* check = app.add_subcommand(
+      "check", "one pass, as the original freezer-dr ran: recover the failed nodes, then exit");
+  check->add_flag("--dry-run", dry_run, "print what would be done and change nothing");
+  auto* validate = app.add_subcommand("validate", "check the config and the inventory");
+  bool as_json = false;
+  size_t limit = 20;
+  auto* status = app.add_subcommand("status", "open and recent incidents from the journal");
+  status->add_flag("--json", as_json, "machine-readable output");
+  status->add_option("--limit", limit, "recent incidents to show")->check(CLI::PositiveNumber);
+  std::string host;
+  std::string who;
+  auto* confirm = app.add_subcommand(
+      "confirm-fenced", "vouch that HOST is powered off when no fencer can reach it");
+  confirm->add_option("HOST", host, "the compute host (as in the inventory)")->required();
+  confirm->add_option("--who", who, "who confirms (default: the invoking user)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*run) return cmdRun(globals);
+  if (*check) return cmdCheck(globals, dry_run);
+  if (*validate) return cmdValidate(globals);
+  if (*status) return cmdStatus(globals, as_json, limit);
+  if (*confirm) return cmdConfirmFenced(globals, host, who);
+  return kExitConfig;
+}
+
+}  // namespace fdr::app

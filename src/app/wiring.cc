@@ -1,0 +1,113 @@
+#include "app/wiring.h"
+
+#include <map>
+
+namespace fdr::app {
+namespace {
+
+template <class Interface>
+std::optional<std::pair<std::string, std::unique_ptr<Interface>>> build(
+    const DriverRegistry<Interface>& registry, const config::DriverChoice& choice,
+    DriverContext& context, Diagnostics& diag, bool create) {
+  auto factory = registry.find(choice.name);
+  if (!factory) {
+    diag.error(choice.where, factory.error().message);
+    return std::nullopt;
+  }
+  const std::string context_name = "[" + registry.stage() + "] driver " + (*factory)->name;
+  auto options = Options::parse((*factory)->schema, choice.options, context_name, diag);
+  if (!options) return std::nullopt;
+  if (!create) return std::make_pair((*factory)->name, std::unique_ptr<Interface>());
+  auto created = (*factory)->create(*options, context);
+  if (!created) {
+    diag.error(choice.where, context_name + ": " + created.error().message);
+    return std::nullopt;
+  }
+  return std::make_pair((*factory)->name, std::move(*created));
+}
+
+// "file", "file#2", ...: notifiers are addressed by name in the outbox.
+std::string uniqueName(std::map<std::string, int>& seen, const std::string& name) {
+  const int n = ++seen[name];
+  return n == 1 ? name : name + "#" + std::to_string(n);
+}
+
+}  // namespace
+
+core::EngineDrivers Pipeline::drivers() const {
+  core::EngineDrivers out;
+  for (const auto& m : monitors) out.monitors.push_back(m.get());
+  for (const auto& [name, f] : fencers) out.fencers.push_back({name, f.get()});
+  out.evacuator = evacuator.get();
+  for (const auto& [name, n] : notifiers) out.notifiers.push_back({name, n.get()});
+  return out;
+}
+
+std::optional<Pipeline> buildPipeline(const config::Config& config, const Registry& registry,
+                                      DriverContext& context, Diagnostics& diag, bool create) {
+  Pipeline pipeline;
+  bool ok = true;
+  if (config.monitors.empty()) {
+    diag.error(config.path, "[monitoring] no driver configured");
+    ok = false;
+  }
+  for (const auto& choice : config.monitors) {
+    auto built = build(registry.monitors, choice, context, diag, create);
+    if (!built) {
+      ok = false;
+      continue;
+    }
+    pipeline.monitors.push_back(std::move(built->second));
+  }
+  std::map<std::string, int> fencer_names;
+  for (const auto& choice : config.fencers) {
+    auto built = build(registry.fencers, choice, context, diag, create);
+    if (!built) {
+      ok = false;
+      continue;
+    }
+    pipeline.fencers.emplace_back(uniqueName(fencer_names, built->first),
+                                  std::move(built->second));
+  }
+  if (config.fencers.empty()) {
+    diag.error(config.path, "[fencer] no driver configured: freezer-dr never evacuates a node "
+                            "it cannot fence");
+    ok = false;
+  }
+  if (auto built = build(registry.evacuators, config.evacuator, context, diag, create); built) {
+    pipeline.evacuator = std::move(built->second);
+  } else {
+    ok = false;
+  }
+  std::map<std::string, int> notifier_names;
+  for (const auto& choice : config.notifiers) {
+    auto built = build(registry.notifiers, choice, context, diag, create);
+    if (!built) {
+      ok = false;
+      continue;
+    }
+    pipeline.notifiers.emplace_back(uniqueName(notifier_names, built->first),
+                                    std::move(built->second));
+  }
+  if (!ok) return std::nullopt;
+  return pipeline;
+}
+
+core::EnginePolicy policyFrom(const config::Config& config) {
+  core::EnginePolicy policy;
+  policy.detector.grace = config.grace;
+  policy.detector.min_sources = config.min_sources;
+  policy.fence_retries = config.fence_retries;
+  policy.fence_attempt_timeout = config.fence_attempt_timeout;
+  policy.fence_deadline = config.fence_deadline;
+  policy.evacuation_retries = config.evacuation_retries;
+  policy.evacuation_concurrency = config.evacuation_concurrency;
+  policy.instance_timeout = config.instance_timeout;
+  policy.priority_key = config.priority_key;
+  policy.storm_max_nodes = config.storm_max_nodes;
+  policy.storm_max_percent = config.storm_max_percent;
+  policy.maintenance = config.maintenance;
+  return policy;
+}
+
+}  // namespace fdr::app

@@ -1,0 +1,57 @@
+// The detector: turns observations into a verdict per node. Pure and clock-free: the caller
+// passes the time.
+//
+// A node has failed when at least `min_sources` of its sources have reported it down,
+// continuously, for at least `grace`. Unknown never counts as down; a source that stops
+// reporting becomes unknown; a node that comes back within the grace period starts over.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "freezer/clock.h"
+#include "freezer/model.h"
+
+namespace fdr::core {
+
+struct DetectorPolicy {
+  Duration grace{std::chrono::seconds(3)};
+  int min_sources = 2;
+};
+
+struct NodeVerdict {
+  std::string node;
+  int sources_down = 0;       // currently reporting down
+  int sources_confirmed = 0;  // down for at least the grace period
+  int sources_known = 0;      // reporting up or down
+  bool failed = false;
+};
+
+class Detector {
+ public:
+  explicit Detector(DetectorPolicy policy) : policy_(policy) {}
+
+  // `observations` is the complete picture of one poll of every monitor: a (node, source) pair
+  // seen before and missing now becomes unknown.
+  void update(TimePoint now, const std::vector<Observation>& observations);
+
+  // Every node with an opinion from at least one source, sorted by name.
+  [[nodiscard]] std::vector<NodeVerdict> verdicts(TimePoint now) const;
+  [[nodiscard]] std::set<std::string> failedNodes(TimePoint now) const;
+  // Nodes down by enough sources, grace elapsed or not: what the storm guard counts.
+  [[nodiscard]] std::set<std::string> downNodes(TimePoint now) const;
+  // Nodes with at least one source down that have not failed (yet).
+  [[nodiscard]] std::set<std::string> suspectNodes(TimePoint now) const;
+
+ private:
+  struct SourceState {
+    Health health = Health::kUnknown;
+    TimePoint since;
+  };
+  DetectorPolicy policy_;
+  std::map<std::string, std::map<std::string, SourceState>> nodes_;  // node → source → state
+};
+
+}  // namespace fdr::core

@@ -1,0 +1,686 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/incident_machine.h"
+#include "core/kill_point.h"
+
+namespace fdr::core {
+namespace {
+
+constexpr int kMaxStepsPerTick = 64;  // bounds one incident's progress in one tick
+
+// Instance states Nova cannot evacuate from: reported, never silently dropped.
+bool cannotEvacuate(const std::string& status) {
+  return status == "SHELVED" || status == "SHELVED_OFFLOADED" || status == "DELETED" ||
+         status == "SOFT_DELETED";
+}
+
+bool isRunningOrSettled(const Instance& vm, const std::string& failed_host) {
+  return !vm.host.empty() && vm.host != failed_host;
+}
+
+std::string seconds(Duration d) { return fmt::format("{:.1f} s", d.count() / 1000.0); }
+
+}  // namespace
+
+Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
+               std::vector<Node> nodes)
+    : policy_(std::move(policy)),
+      drivers_(std::move(drivers)),
+      journal_(journal),
+      clock_(clock),
+      nodes_(std::move(nodes)),
+      detector_(policy_.detector) {
+  for (const auto& n : drivers_.notifiers) notifier_names_.push_back(n.name);
+}
+
+Status Engine::resume() {
+  auto incidents = journal_.openIncidents();
+  if (!incidents) return withContext(incidents.error(), "cannot resume from the journal");
+  for (Incident& incident : *incidents) {
+    if (node(incident.node) == nullptr) {
+      spdlog::warn("incident {} is for node {}, which is not in the inventory any more; it is "
+                   "kept open for an operator",
+                   incident.id, incident.node);
+    }
+    spdlog::info("resuming incident {} ({})", incident.id, toString(incident.phase));
+    std::string id = incident.id;
+    open_.emplace(std::move(id), std::move(incident));
+  }
+  return {};
+}
+
+Event Engine::event(EventKind kind) const {
+  Event e;
+  e.kind = kind;
+  e.at = clock_.now();
+  return e;
+}
+
+const Node* Engine::node(const std::string& hostname) const {
+  for (const Node& n : nodes_) {
+    if (n.hostname == hostname) return &n;
+  }
+  return nullptr;
+}
+
+Status Engine::record(Incident& incident, Event ev, std::vector<Notification> outbox) {
+  auto next = apply(incident, ev);
+  if (!next) {
+    // A refused transition is a bug in the engine, never a reason to act anyway.
+    spdlog::error("refused transition: {}", next.error().message);
+    return std::unexpected(next.error());
+  }
+  if (auto committed = journal_.commit(JournalEntry{*next, ev, std::move(outbox)},
+                                       notifier_names_);
+      !committed) {
+    spdlog::error("incident {}: cannot journal '{}': {}", incident.id, toString(ev.kind),
+                  committed.error().message);
+    return committed;
+  }
+  incident = std::move(*next);
+  killPoint(fmt::format("after:{}", toString(ev.kind)));
+  return {};
+}
+
+TickSummary Engine::tick() {
+  TickSummary summary;
+  runOperatorCommands();
+
+  std::vector<Observation> observations;
+  for (size_t i = 0; i < drivers_.monitors.size(); ++i) {
+    auto polled = drivers_.monitors[i]->poll(nodes_);
+    if (!polled) {
+      // Its sources become unknown (absent from this poll), which never counts as down.
+      spdlog::warn("monitor {} failed: {}", i + 1, polled.error().message);
+      continue;
+    }
+    observations.insert(observations.end(), polled->begin(), polled->end());
+  }
+  const TimePoint now = clock_.now();
+  detector_.update(now, observations);
+  summary.failed = detector_.failedNodes(now);
+  summary.suspect = detector_.suspectNodes(now);
+
+  openIncidents(summary);
+
+  for (auto& [id, incident] : open_) advance(incident);
+  followEvacuations();
+  requestEvacuations();
+  for (auto& [id, incident] : open_) advance(incident);  // finish what evacuations completed
+  deliverOutbox();
+
+  for (auto it = open_.begin(); it != open_.end();) {
+    it = isTerminal(it->second.phase) ? open_.erase(it) : std::next(it);
+  }
+  summary.open_incidents = open_.size();
+  for (const auto& [id, incident] : open_) {
+    if (isFailurePhase(incident.phase)) summary.waiting_for_operator += 1;
+  }
+  if (auto undelivered = journal_.undeliveredOutbox(); undelivered) {
+    summary.undelivered_notifications = undelivered->size();
+  }
+  return summary;
+}
+
+void Engine::runOperatorCommands() {
+  auto commands = journal_.pendingCommands();
+  if (!commands) {
+    spdlog::warn("cannot read operator commands: {}", commands.error().message);
+    return;
+  }
+  for (const OperatorCommand& command : *commands) {
+    std::string outcome;
+    if (command.kind == "confirm-fenced") {
+      auto it = std::find_if(open_.begin(), open_.end(), [&](const auto& entry) {
+        const Incident& i = entry.second;
+        return i.node == command.node &&
+               (i.phase == Phase::kDetected || i.phase == Phase::kFencing ||
+                i.phase == Phase::kFenceFailed);
+      });
+      if (it == open_.end()) {
+        outcome = "refused: no incident of " + command.node + " is waiting for a fence";
+      } else {
+        Event ev = event(EventKind::kOperatorConfirmedFenced);
+        ev.who = command.who;
+        ev.detail = "power-off confirmed by hand by " + command.who;
+        outcome = record(it->second, ev) ? "done: incident " + it->first + " resumes"
+                                         : "failed: could not journal the confirmation";
+      }
+    } else {
+      outcome = "refused: unknown command '" + command.kind + "'";
+    }
+    spdlog::info("operator command {} {} by {}: {}", command.kind, command.node, command.who,
+                 outcome);
+    if (auto done = journal_.markCommandDone(command.id, outcome); !done) {
+      spdlog::warn("cannot mark operator command {} done: {}", command.id, done.error().message);
+    }
+  }
+}
+
+void Engine::openIncidents(TickSummary& summary) {
+  const TimePoint now = clock_.now();
+  const auto down = detector_.downNodes(now);
+  const size_t total = std::max<size_t>(nodes_.size(), 1);
+  std::string storm;
+  if (static_cast<int>(down.size()) > policy_.storm_max_nodes) {
+    storm = fmt::format("storm guard: {} nodes down at once (limit {})", down.size(),
+                        policy_.storm_max_nodes);
+  } else if (down.size() * 100 > static_cast<size_t>(policy_.storm_max_percent) * total) {
+    storm = fmt::format("storm guard: {} of {} nodes down at once (limit {}%)", down.size(),
+                        total, policy_.storm_max_percent);
+  }
+  std::string paused;
+  if (auto value = journal_.setting("paused"); value && value->value_or("") == "1") {
+    paused = "automatic fencing is paused by an operator";
+  }
+
+  for (const std::string& hostname : summary.failed) {
+    const bool has_incident = std::any_of(open_.begin(), open_.end(), [&](const auto& entry) {
+      return entry.second.node == hostname;
+    });
+    if (has_incident) continue;
+    std::string veto;
+    if (node(hostname) == nullptr) {
+      veto = "not in the inventory";
+    } else if (std::find(policy_.maintenance.begin(), policy_.maintenance.end(), hostname) !=
+               policy_.maintenance.end()) {
+      veto = "in maintenance";
+    } else if (!paused.empty()) {
+      veto = paused;
+    } else if (!storm.empty()) {
+      veto = storm;
+    }
+    if (!veto.empty()) {
+      summary.vetoes.push_back(hostname + ": " + veto);
+      const std::string key = hostname + "|" + veto;
+      if (alerted_vetoes_.insert(key).second) {
+        spdlog::warn("node {} failed but will not be fenced: {}", hostname, veto);
+        Notification alert;
+        alert.kind = NotificationKind::kGuardTripped;
+        alert.node = hostname;
+        alert.at = now;
+        alert.subject = "[freezer-dr] " + hostname + " failed: NOT fenced (" + veto + ")";
+        alert.summary = "Node " + hostname + " is down by " +
+                        std::to_string(policy_.detector.min_sources) +
+                        " or more sources, but freezer-dr will not fence it: " + veto +
+                        ". Nothing is evacuated. Check the node and the network.";
+        for (const auto& n : drivers_.notifiers) {
+          if (auto sent = n.notifier->send(alert); !sent) {
+            spdlog::warn("notifier {} could not send the guard alert: {}", n.name,
+                         sent.error().message);
+          }
+        }
+      }
+      continue;
+    }
+    Incident incident;
+    Event detected = event(EventKind::kDetected);
+    detected.node = hostname;
+    auto created = apply(incident, detected);
+    if (!created) {
+      spdlog::error("cannot open an incident for {}: {}", hostname, created.error().message);
+      continue;
+    }
+    Notification notice = adminAlert(
+        *created, NotificationKind::kFailureConfirmed,
+        "[freezer-dr] " + hostname + " failed: fencing",
+        "Node " + hostname + " is confirmed down by " +
+            std::to_string(policy_.detector.min_sources) +
+            " or more sources. freezer-dr is powering it off; its instances will be evacuated "
+            "once the power-off is confirmed.");
+    if (auto committed =
+            journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
+        !committed) {
+      spdlog::error("cannot journal the incident of {}: {}", hostname,
+                    committed.error().message);
+      continue;
+    }
+    spdlog::warn("node {} failed: incident {} opened", hostname, created->id);
+    killPoint("after:detected");
+    std::string id = created->id;
+    open_.emplace(std::move(id), std::move(*created));
+  }
+}
+
+void Engine::advance(Incident& incident) {
+  if (node(incident.node) == nullptr) return;  // waits for an operator
+  for (int step = 0; step < kMaxStepsPerTick; ++step) {
+    bool progressed = false;
+    switch (incident.phase) {
+      case Phase::kDetected:
+      case Phase::kFencing: progressed = advanceFencing(incident); break;
+      case Phase::kFenced: progressed = advanceForceDown(incident); break;
+      case Phase::kComputeDown: progressed = advanceListing(incident); break;
+      case Phase::kEvacuated:
+      case Phase::kPartlyEvacuated:
+      case Phase::kNotified: progressed = advanceClosing(incident); break;
+      case Phase::kEvacuating:       // moved by follow/requestEvacuations, across incidents
+      case Phase::kFenceFailed:      // waits for an operator
+      case Phase::kForceDownFailed:  // waits for an operator
+      case Phase::kDone:
+      case Phase::kCancelled: break;
+    }
+    if (!progressed) return;
+  }
+}
+
+Status Engine::requestPowerOff(Incident& incident, int level, int attempt) {
+  const NamedFencer& fencer = drivers_.fencers[static_cast<size_t>(level)];
+  Event ev = event(EventKind::kPowerOffRequested);
+  ev.level = level;
+  ev.attempt = attempt;
+  ev.who = fencer.name;
+  ev.attempt_deadline = ev.at + policy_.fence_attempt_timeout;
+  if (!incident.fence.deadline) ev.fence_deadline = ev.at + policy_.fence_deadline;
+  if (auto recorded = record(incident, ev); !recorded) return recorded;
+  spdlog::info("incident {}: powering {} off with {} (level {}, attempt {})", incident.id,
+               incident.node, fencer.name, level + 1, attempt);
+  auto off = fencer.fencer->powerOff(*node(incident.node));
+  killPoint("effect:power-off-requested");
+  if (!off) {
+    Event failed = event(EventKind::kPowerOffFailed);
+    failed.detail = fmt::format("{} could not power {} off: {}", fencer.name, incident.node,
+                                off.error().message);
+    spdlog::warn("incident {}: {}", incident.id, failed.detail);
+    return record(incident, failed);
+  }
+  return {};
+}
+
+bool Engine::advanceFencing(Incident& incident) {
+  if (drivers_.fencers.empty()) {
+    Event failed = event(EventKind::kFenceFailed);
+    failed.detail = "no fencer is configured";
+    return record(incident, failed,
+                  {adminAlert(incident, NotificationKind::kFenceFailed,
+                              "[freezer-dr] URGENT: " + incident.node + " could not be fenced",
+                              failed.detail)})
+        .has_value();
+  }
+  const TimePoint now = clock_.now();
+  FenceProgress& fence = incident.fence;
+  if (incident.phase == Phase::kDetected) {
+    return requestPowerOff(incident, 0, 1).has_value();
+  }
+  const auto fail_fence = [&](const std::string& why) {
+    Event failed = event(EventKind::kFenceFailed);
+    failed.detail = why;
+    spdlog::error("incident {}: fence failed: {}; nothing will be evacuated", incident.id, why);
+    return record(incident, failed,
+                  {adminAlert(incident, NotificationKind::kFenceFailed,
+                              "[freezer-dr] URGENT: " + incident.node + " could not be fenced",
+                              "freezer-dr could not confirm that " + incident.node +
+                                  " is powered off: " + why +
+                                  ". Its instances are NOT evacuated. Power it off by hand, "
+                                  "then run: freezer-dr confirm-fenced " + incident.node)})
+        .has_value();
+  };
+  if (fence.deadline && now >= *fence.deadline) {
+    return fail_fence(fmt::format("no power-off confirmed within {}; last power state read: {}",
+                                  seconds(policy_.fence_deadline), toString(fence.last_power)));
+  }
+  const NamedFencer& fencer = drivers_.fencers[static_cast<size_t>(fence.level)];
+  if (fence.off_requested_at && fence.next_check_at && *fence.next_check_at <= now) {
+    auto power = fencer.fencer->powerStatus(*node(incident.node));
+    Event observed = event(EventKind::kPowerObserved);
+    observed.who = fencer.name;
+    observed.power = power ? *power : PowerState::kUnknown;
+    if (!power) {
+      observed.detail = fencer.name + " could not read the power state: " + power.error().message;
+    } else if (*power != PowerState::kOff) {
+      observed.detail = fencer.name + " reads the power " + std::string(toString(*power));
+    }
+    Duration backoff = policy_.check_backoff_initial * (1 << std::min(fence.checks, 10));
+    observed.next_check_at = observed.at + std::min(backoff, policy_.check_backoff_max);
+    if (!record(incident, observed)) return false;
+    if (observed.power == PowerState::kOff) {
+      Event confirmed = event(EventKind::kFenceConfirmed);
+      confirmed.who = fencer.name;
+      if (!record(incident, confirmed)) return false;
+      spdlog::warn("incident {}: {} is off (read back through {})", incident.id, incident.node,
+                   fencer.name);
+      return true;
+    }
+  }
+  const bool attempt_over = !fence.off_requested_at ||
+                            (fence.attempt_deadline && now >= *fence.attempt_deadline);
+  if (!attempt_over) return false;  // keep polling at next_check_at
+  if (fence.attempt < policy_.fence_retries) {
+    return requestPowerOff(incident, fence.level, fence.attempt + 1).has_value();
+  }
+  if (fence.level + 1 < static_cast<int>(drivers_.fencers.size())) {
+    return requestPowerOff(incident, fence.level + 1, 1).has_value();
+  }
+  return fail_fence(fmt::format("every fencing level failed ({} level(s), {} attempt(s) each); "
+                                "last power state read: {}",
+                                drivers_.fencers.size(), policy_.fence_retries,
+                                toString(fence.last_power)));
+}
+
+bool Engine::advanceForceDown(Incident& incident) {
+  const TimePoint now = clock_.now();
+  if (auto it = next_force_down_.find(incident.id);
+      it != next_force_down_.end() && now < it->second) {
+    return false;
+  }
+  if (!record(incident, event(EventKind::kForceDownRequested))) return false;
+  const std::string reason = fmt::format(
+      "freezer-dr: host fenced ({}) at {}, instances being evacuated (incident {})",
+      incident.fence.confirmed_by, formatTime(*incident.fenced_at), incident.id);
+  auto down = drivers_.evacuator->forceDown(*node(incident.node), reason);
+  killPoint("effect:force-down-requested");
+  if (down) {
+    next_force_down_.erase(incident.id);
+    spdlog::info("incident {}: compute service of {} forced down", incident.id, incident.node);
+    return record(incident, event(EventKind::kForceDownDone)).has_value();
+  }
+  Event failed = event(EventKind::kForceDownFailed);
+  failed.final = incident.force_down_attempts >= policy_.force_down_max_attempts;
+  failed.detail = "cannot force the compute service of " + incident.node +
+                  " down: " + down.error().message;
+  next_force_down_[incident.id] = now + policy_.force_down_retry;
+  std::vector<Notification> outbox;
+  if (failed.final) {
+    outbox.push_back(adminAlert(incident, NotificationKind::kRecoveryStuck,
+                                "[freezer-dr] URGENT: " + incident.node +
+                                    " is off but its instances cannot be evacuated",
+                                failed.detail));
+  }
+  spdlog::warn("incident {}: {}", incident.id, failed.detail);
+  (void)record(incident, failed, std::move(outbox));
+  return false;
+}
+
+std::vector<InstanceRecord> Engine::toRecords(const std::vector<Instance>& instances) const {
+  std::vector<InstanceRecord> records;
+  for (const Instance& vm : instances) {
+    InstanceRecord r;
+    r.id = vm.id;
+    r.name = vm.name;
+    r.project_id = vm.project_id;
+    r.user_id = vm.user_id;
+    r.former_status = vm.status;
+    if (auto it = vm.metadata.find(policy_.priority_key); it != vm.metadata.end()) {
+      try {
+        r.priority = std::stoi(it->second);
+      } catch (const std::exception& e) {
+        spdlog::warn("instance {}: metadata {}='{}' is not an integer priority ({}); using 0",
+                     vm.id, policy_.priority_key, it->second, e.what());
+      }
+    }
+    if (cannotEvacuate(vm.status)) {
+      r.phase = InstancePhase::kSkipped;
+      r.reason = "cannot be evacuated in state " + vm.status;
+    }
+    records.push_back(std::move(r));
+  }
+  std::stable_sort(records.begin(), records.end(),
+                   [](const InstanceRecord& a, const InstanceRecord& b) {
+                     return std::tie(b.priority, a.name, a.id) < std::tie(a.priority, b.name, b.id);
+                   });
+  return records;
+}
+
+bool Engine::advanceListing(Incident& incident) {
+  auto instances = drivers_.evacuator->listInstances(*node(incident.node));
+  if (!instances) {
+    Event failed = event(EventKind::kInstancesListFailed);
+    failed.detail = "cannot list the instances of " + incident.node + ": " +
+                    instances.error().message;
+    (void)record(incident, failed);
+    return false;
+  }
+  Event listed = event(EventKind::kInstancesListed);
+  listed.records = toRecords(*instances);
+  if (!record(incident, listed)) return false;
+  spdlog::info("incident {}: {} instance(s) to evacuate from {}", incident.id,
+               listed.records.size(), incident.node);
+  return true;
+}
+
+void Engine::followEvacuations() {
+  const TimePoint now = clock_.now();
+  std::vector<std::pair<std::string, std::string>> watched;  // incident id, instance id
+  std::vector<std::string> ids;
+  for (auto& [id, incident] : open_) {
+    if (incident.phase != Phase::kEvacuating) continue;
+    for (const InstanceRecord& r : incident.instances) {
+      if (r.phase == InstancePhase::kRequested || r.phase == InstancePhase::kRebuilding) {
+        watched.emplace_back(id, r.id);
+        ids.push_back(r.id);
+      }
+    }
+  }
+  if (ids.empty()) return;
+  auto shown = drivers_.evacuator->show(ids);
+  for (size_t i = 0; i < watched.size() && i < shown.size(); ++i) {
+    Incident& incident = open_.at(watched[i].first);
+    const InstanceRecord* r = findInstance(incident, watched[i].second);
+    if (r == nullptr) continue;
+    const bool out_of_retries = r->attempts > policy_.evacuation_retries;
+    if (!shown[i]) {
+      if (shown[i].error().code == ErrorCode::kNotFound) {
+        Event gone = event(EventKind::kEvacuationRejected);
+        gone.instance_id = r->id;
+        gone.final = true;
+        gone.detail = "the instance no longer exists";
+        (void)record(incident, gone);
+      } else {
+        spdlog::warn("cannot read instance {}: {}", r->id, shown[i].error().message);
+      }
+      continue;
+    }
+    const Instance& vm = *shown[i];
+    const bool moved = isRunningOrSettled(vm, incident.node);
+    const bool in_progress = vm.task_state == "rebuilding" || vm.status == "REBUILD";
+    if (r->phase == InstancePhase::kRequested && !moved && !in_progress) {
+      // Journaled as requested but the cloud shows no evacuation: the request never went out
+      // (a crash between the journal and the call). requestEvacuations() asks again.
+      continue;
+    }
+    Event observed = event(EventKind::kInstanceObserved);
+    observed.instance_id = r->id;
+    observed.host = vm.host;
+    observed.status = vm.status;
+    observed.task_state = vm.task_state;
+    observed.final = out_of_retries;
+    const InstancePhase before = r->phase;
+    if (!record(incident, observed)) continue;
+    const InstanceRecord* after = findInstance(incident, observed.instance_id);
+    if (after->phase == InstancePhase::kDone && before != InstancePhase::kDone) {
+      spdlog::info("incident {}: instance {} ({}) runs on {}", incident.id, after->id,
+                   after->name, after->new_host);
+      continue;
+    }
+    if ((after->phase == InstancePhase::kRebuilding || after->phase == InstancePhase::kRequested) &&
+        after->requested_at && now - *after->requested_at >= policy_.instance_timeout) {
+      Event timed_out = event(EventKind::kInstanceTimedOut);
+      timed_out.instance_id = after->id;
+      timed_out.final = out_of_retries;
+      timed_out.detail = "not running elsewhere " + seconds(policy_.instance_timeout) +
+                         " after the evacuation request";
+      (void)record(incident, timed_out);
+    }
+  }
+}
+
+void Engine::requestEvacuations() {
+  if (drivers_.evacuator == nullptr) return;
+  struct Candidate {
+    int priority;
+    TimePoint detected_at;
+    size_t position;
+    std::string incident_id;
+    std::string instance_id;
+  };
+  std::vector<Candidate> candidates;
+  int in_flight = 0;
+  for (auto& [id, incident] : open_) {
+    if (incident.phase != Phase::kEvacuating) continue;
+    for (size_t pos = 0; pos < incident.instances.size(); ++pos) {
+      const InstanceRecord& r = incident.instances[pos];
+      if (r.phase == InstancePhase::kRebuilding) in_flight += 1;
+      // kRequested here means a request was journaled but the cloud shows none: ask again.
+      if (r.phase == InstancePhase::kPending || r.phase == InstancePhase::kRequested) {
+        candidates.push_back({r.priority, incident.detected_at, pos, id, r.id});
+      }
+    }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return std::tie(b.priority, a.detected_at, a.position) <
+           std::tie(a.priority, b.detected_at, b.position);
+  });
+  const int slots = std::max(0, policy_.evacuation_concurrency - in_flight);
+  if (candidates.size() > static_cast<size_t>(slots)) candidates.resize(slots);
+
+  std::vector<EvacuationRequest> requests;
+  std::vector<const Candidate*> sent;
+  for (const Candidate& c : candidates) {
+    Incident& incident = open_.at(c.incident_id);
+    // Invariant 1, checked again at the last moment: only a confirmed-off node.
+    if (!incident.fenced_at || incident.fence.confirmed_by.empty()) {
+      spdlog::critical("incident {}: refusing to evacuate from an unfenced node (bug)",
+                       incident.id);
+      continue;
+    }
+    Event requested = event(EventKind::kEvacuationRequested);
+    requested.instance_id = c.instance_id;
+    if (!record(incident, requested)) continue;
+    requests.push_back({c.instance_id, incident.node, std::nullopt});
+    sent.push_back(&c);
+  }
+  if (requests.empty()) return;
+  auto results = drivers_.evacuator->evacuate(requests);
+  killPoint("effect:evacuation-requested");
+  for (size_t i = 0; i < sent.size(); ++i) {
+    Incident& incident = open_.at(sent[i]->incident_id);
+    const InstanceRecord* r = findInstance(incident, sent[i]->instance_id);
+    if (i < results.size() && results[i]) {
+      Event accepted = event(EventKind::kEvacuationAccepted);
+      accepted.instance_id = r->id;
+      (void)record(incident, accepted);
+      continue;
+    }
+    Event rejected = event(EventKind::kEvacuationRejected);
+    rejected.instance_id = r->id;
+    rejected.final = r->attempts > policy_.evacuation_retries;
+    rejected.detail = i < results.size() ? results[i].error().message : "no answer";
+    spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id,
+                 rejected.detail);
+    (void)record(incident, rejected);
+  }
+}
+
+bool Engine::advanceClosing(Incident& incident) {
+  if (incident.phase == Phase::kNotified) {
+    if (!record(incident, event(EventKind::kClosed))) return false;
+    spdlog::info("incident {} done", incident.id);
+    return true;
+  }
+  return record(incident, event(EventKind::kNotificationsQueued),
+                completionNotifications(incident))
+      .has_value();
+}
+
+Notification Engine::adminAlert(const Incident& incident, NotificationKind kind,
+                                const std::string& subject, const std::string& summary) const {
+  Notification n;
+  n.kind = kind;
+  n.audience = Audience::kAdmins;
+  n.incident_id = incident.id;
+  n.node = incident.node;
+  n.at = clock_.now();
+  n.subject = subject;
+  n.summary = summary;
+  return n;
+}
+
+std::vector<Notification> Engine::completionNotifications(const Incident& incident) const {
+  const bool partial = incident.phase == Phase::kPartlyEvacuated;
+  const NotificationKind kind =
+      partial ? NotificationKind::kEvacuationPartial : NotificationKind::kEvacuationFinished;
+  std::map<std::string, std::vector<InstanceOutcome>> by_project;
+  std::vector<InstanceOutcome> all;
+  for (const InstanceRecord& r : incident.instances) {
+    InstanceOutcome o;
+    o.id = r.id;
+    o.name = r.name;
+    o.from_host = incident.node;
+    o.to_host = r.new_host;
+    o.ok = r.phase == InstancePhase::kDone;
+    o.reason = r.reason;
+    if (r.finished_at) o.down_ms = toMillis(*r.finished_at) - toMillis(incident.detected_at);
+    by_project[r.project_id].push_back(o);
+    all.push_back(std::move(o));
+  }
+  std::vector<Notification> out;
+  for (auto& [project, outcomes] : by_project) {
+    Notification n;
+    n.kind = kind;
+    n.audience = Audience::kProject;
+    n.project_id = project;
+    n.incident_id = incident.id;
+    n.node = incident.node;
+    n.at = clock_.now();
+    n.subject = partial ? "[freezer-dr] some of your instances could not be recovered"
+                        : "[freezer-dr] your instances were recovered";
+    n.summary = fmt::format("The compute host {} failed at {}. {} of your instances were on it.",
+                            incident.node, formatTime(incident.detected_at), outcomes.size());
+    n.instances = std::move(outcomes);
+    out.push_back(std::move(n));
+  }
+  const auto ok = std::count_if(all.begin(), all.end(), [](const auto& o) { return o.ok; });
+  Notification admins = adminAlert(
+      incident, kind,
+      fmt::format("[freezer-dr] {}: {} of {} instances recovered", incident.node, ok, all.size()),
+      fmt::format("Node {} failed at {}, was fenced ({}) and its instances evacuated: {} of {} "
+                  "running elsewhere.",
+                  incident.node, formatTime(incident.detected_at), incident.fence.confirmed_by,
+                  ok, all.size()));
+  admins.instances = std::move(all);
+  out.push_back(std::move(admins));
+  return out;
+}
+
+void Engine::deliverOutbox() {
+  if (drivers_.notifiers.empty()) return;
+  const TimePoint now = clock_.now();
+  auto due = journal_.dueOutbox(now, 100);
+  if (!due) {
+    spdlog::warn("cannot read the notification outbox: {}", due.error().message);
+    return;
+  }
+  for (const OutboxItem& item : *due) {
+    auto it = std::find_if(drivers_.notifiers.begin(), drivers_.notifiers.end(),
+                           [&](const NamedNotifier& n) { return n.name == item.notifier; });
+    Status sent = it == drivers_.notifiers.end()
+                      ? fail(ErrorCode::kNotFound,
+                             "notifier '" + item.notifier + "' is no longer configured")
+                      : it->notifier->send(item.notification);
+    if (sent) {
+      if (auto marked = journal_.markDelivered(item.id, clock_.now()); !marked) {
+        spdlog::warn("cannot mark notification {} delivered: {}", item.id,
+                     marked.error().message);
+      }
+      continue;
+    }
+    const Duration backoff = std::min(
+        policy_.outbox_backoff_initial * (1 << std::min(item.attempts, 16)),
+        policy_.outbox_backoff_max);
+    spdlog::warn("notifier {}: delivery of notification {} failed (attempt {}): {}",
+                 item.notifier, item.id, item.attempts + 1, sent.error().message);
+    if (auto marked = journal_.markAttemptFailed(item.id, sent.error().message, now + backoff);
+        !marked) {
+      spdlog::warn("cannot record the failed delivery of {}: {}", item.id,
+                   marked.error().message);
+    }
+  }
+}
+
+}  // namespace fdr::core

@@ -1,0 +1,126 @@
+// The recovery engine: one tick polls the monitors, asks the detector and the guards, and moves
+// every open incident forward as far as it can without waiting. Every step is committed to the
+// journal before its side effect (invariant 4); the engine only acts through the drivers it is
+// given and only reads time from its Clock, so tests drive it on simulated time.
+//
+// Thread-safety: not thread-safe; one thread calls resume() and tick().
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/detector.h"
+#include "freezer/clock.h"
+#include "freezer/evacuator.h"
+#include "freezer/fencer.h"
+#include "freezer/incident.h"
+#include "freezer/journal.h"
+#include "freezer/monitor.h"
+#include "freezer/notifier.h"
+
+namespace fdr::core {
+
+struct EnginePolicy {
+  DetectorPolicy detector;
+  int fence_retries = 1;  // power-off attempts per fencing level
+  Duration fence_attempt_timeout{std::chrono::seconds(10)};
+  Duration fence_deadline{std::chrono::seconds(60)};
+  Duration check_backoff_initial{std::chrono::milliseconds(200)};
+  Duration check_backoff_max{std::chrono::seconds(2)};
+  int force_down_max_attempts = 5;
+  Duration force_down_retry{std::chrono::seconds(1)};
+  int evacuation_retries = 1;  // extra requests per instance after a failure
+  int evacuation_concurrency = 10;
+  Duration instance_timeout{std::chrono::seconds(300)};
+  std::string priority_key = "HA_Priority";
+  int storm_max_nodes = 2;
+  int storm_max_percent = 50;
+  std::vector<std::string> maintenance;
+  Duration outbox_backoff_initial{std::chrono::seconds(2)};
+  Duration outbox_backoff_max{std::chrono::minutes(5)};
+};
+
+struct NamedFencer {
+  std::string name;
+  Fencer* fencer = nullptr;
+};
+
+struct NamedNotifier {
+  std::string name;
+  Notifier* notifier = nullptr;
+};
+
+// Not owned: they outlive the engine.
+struct EngineDrivers {
+  std::vector<Monitor*> monitors;
+  std::vector<NamedFencer> fencers;  // fallback levels, in order
+  Evacuator* evacuator = nullptr;
+  std::vector<NamedNotifier> notifiers;
+};
+
+struct TickSummary {
+  std::set<std::string> failed;   // nodes the detector says failed
+  std::set<std::string> suspect;  // nodes seen down by some source, not (yet) failed
+  std::vector<std::string> vetoes;  // why a failed node was not acted on
+  size_t open_incidents = 0;
+  size_t waiting_for_operator = 0;  // incidents in a failure phase
+  size_t undelivered_notifications = 0;
+  // Nothing left that more ticks could move: no suspect node, every open incident waits for
+  // an operator. (Vetoed nodes are not progress either.)
+  [[nodiscard]] bool settled() const {
+    return suspect.empty() && open_incidents == waiting_for_operator;
+  }
+};
+
+class Engine {
+ public:
+  Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
+         std::vector<Node> nodes);
+
+  // Loads every open incident from the journal. Call once, before the first tick.
+  [[nodiscard]] Status resume();
+
+  // One pass. Never throws; driver and journal failures are logged and retried next tick.
+  TickSummary tick();
+
+  [[nodiscard]] const std::map<std::string, Incident>& openIncidents() const { return open_; }
+
+ private:
+  // Applies `event` to `incident`, commits the result (with `outbox`) and only then updates
+  // the in-memory copy. An error means nothing was recorded: the caller must not act.
+  Status record(Incident& incident, Event event, std::vector<Notification> outbox = {});
+
+  void runOperatorCommands();
+  void openIncidents(TickSummary& summary);
+  void advance(Incident& incident);
+  bool advanceFencing(Incident& incident);
+  bool advanceForceDown(Incident& incident);
+  bool advanceListing(Incident& incident);
+  bool advanceClosing(Incident& incident);
+  void followEvacuations();
+  void requestEvacuations();
+  void deliverOutbox();
+
+  Status requestPowerOff(Incident& incident, int level, int attempt);
+  std::vector<InstanceRecord> toRecords(const std::vector<Instance>& instances) const;
+  std::vector<Notification> completionNotifications(const Incident& incident) const;
+  Notification adminAlert(const Incident& incident, NotificationKind kind,
+                          const std::string& subject, const std::string& summary) const;
+  const Node* node(const std::string& hostname) const;
+  Event event(EventKind kind) const;
+
+  EnginePolicy policy_;
+  EngineDrivers drivers_;
+  Journal& journal_;
+  Clock& clock_;
+  std::vector<Node> nodes_;
+  std::vector<std::string> notifier_names_;
+  Detector detector_;
+  std::map<std::string, Incident> open_;          // by incident id
+  std::set<std::string> alerted_vetoes_;          // "node|reason" already alerted
+  std::map<std::string, TimePoint> next_force_down_;  // incident id → earliest retry
+};
+
+}  // namespace fdr::core

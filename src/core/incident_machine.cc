@@ -1,0 +1,284 @@
+#include "core/incident_machine.h"
+
+#include <algorithm>
+#include <initializer_list>
+
+#include <fmt/format.h>
+
+namespace fdr::core {
+namespace {
+
+bool in(Phase p, std::initializer_list<Phase> allowed) {
+  return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
+}
+
+bool in(InstancePhase p, std::initializer_list<InstancePhase> allowed) {
+  return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
+}
+
+std::unexpected<Error> refuse(const Incident& incident, const Event& event,
+                              const std::string& why = "") {
+  return fail(ErrorCode::kInvalidArgument,
+              fmt::format("incident {}: event '{}' is not allowed in phase '{}'{}", incident.id,
+                          toString(event.kind), toString(incident.phase),
+                          why.empty() ? "" : ": " + why));
+}
+
+bool isFinal(InstancePhase p) {
+  return in(p, {InstancePhase::kDone, InstancePhase::kFailed, InstancePhase::kSkipped});
+}
+
+InstanceRecord* findMutable(Incident& incident, const std::string& id) {
+  for (auto& record : incident.instances) {
+    if (record.id == id) return &record;
+  }
+  return nullptr;
+}
+
+// Evacuating → Evacuated / PartlyEvacuated once every instance is final.
+void finishIfAllFinal(Incident& incident, TimePoint at) {
+  if (incident.phase != Phase::kEvacuating || !allInstancesFinal(incident)) return;
+  const bool any_failed =
+      std::any_of(incident.instances.begin(), incident.instances.end(),
+                  [](const InstanceRecord& r) { return r.phase == InstancePhase::kFailed; });
+  incident.phase = any_failed ? Phase::kPartlyEvacuated : Phase::kEvacuated;
+  incident.evacuated_at = at;
+}
+
+void problem(Incident& incident, const Event& event) {
+  if (!event.detail.empty()) incident.problems.push_back(event.detail);
+}
+
+Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
+  if (next.phase != Phase::kEvacuating) return refuse(next, event);
+  if (!next.fenced_at || next.fence.confirmed_by.empty()) {
+    return refuse(next, event, "the node's power-off was never confirmed");
+  }
+  InstanceRecord* record = findMutable(next, event.instance_id);
+  if (record == nullptr) {
+    return refuse(next, event, "no instance " + event.instance_id + " in this incident");
+  }
+  const auto back_to_pending_or_failed = [&](const std::string& reason) {
+    record->reason = reason;
+    if (event.final) {
+      record->phase = InstancePhase::kFailed;
+      record->finished_at = event.at;
+    } else {
+      record->phase = InstancePhase::kPending;
+    }
+  };
+  switch (event.kind) {
+    case EventKind::kEvacuationRequested:
+      if (!in(record->phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
+        return refuse(next, event, "instance " + record->id + " is " +
+                                       std::string(toString(record->phase)));
+      }
+      record->phase = InstancePhase::kRequested;
+      record->attempts += 1;
+      record->requested_at = event.at;
+      break;
+    case EventKind::kEvacuationAccepted:
+      if (record->phase != InstancePhase::kRequested) return refuse(next, event);
+      record->phase = InstancePhase::kRebuilding;
+      break;
+    case EventKind::kEvacuationRejected:
+      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+        return refuse(next, event);
+      }
+      back_to_pending_or_failed(event.detail);
+      break;
+    case EventKind::kInstanceObserved: {
+      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+        return refuse(next, event);
+      }
+      const bool elsewhere = !event.host.empty() && event.host != next.node;
+      if (event.status == "ERROR") {
+        back_to_pending_or_failed("instance went to ERROR on " + event.host);
+      } else if (elsewhere && event.task_state.empty() &&
+                 event.status == expectedStatusAfterEvacuation(record->former_status)) {
+        record->phase = InstancePhase::kDone;
+        record->new_host = event.host;
+        record->finished_at = event.at;
+        record->reason.clear();
+      } else if (elsewhere || event.task_state == "rebuilding" || event.status == "REBUILD") {
+        record->phase = InstancePhase::kRebuilding;
+      }
+      break;
+    }
+    case EventKind::kInstanceTimedOut:
+      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+        return refuse(next, event);
+      }
+      back_to_pending_or_failed(event.detail.empty() ? "timed out" : event.detail);
+      break;
+    default:
+      return refuse(next, event);
+  }
+  finishIfAllFinal(next, event.at);
+  return next;
+}
+
+}  // namespace
+
+std::string expectedStatusAfterEvacuation(const std::string& former_status) {
+  return former_status == "SHUTOFF" ? "SHUTOFF" : "ACTIVE";
+}
+
+bool allInstancesFinal(const Incident& incident) {
+  return std::all_of(incident.instances.begin(), incident.instances.end(),
+                     [](const InstanceRecord& r) { return isFinal(r.phase); });
+}
+
+const InstanceRecord* findInstance(const Incident& incident, const std::string& id) {
+  for (const auto& record : incident.instances) {
+    if (record.id == id) return &record;
+  }
+  return nullptr;
+}
+
+Result<Incident> apply(const Incident& incident, const Event& event) {
+  if (event.kind == EventKind::kDetected) {
+    if (incident.revision != 0) return refuse(incident, event, "the incident already exists");
+    if (event.node.empty()) return refuse(incident, event, "no node named");
+    Incident created;
+    created.node = event.node;
+    created.id = fmt::format("{}@{}", event.node, toMillis(event.at));
+    created.phase = Phase::kDetected;
+    created.detected_at = event.at;
+    created.updated_at = event.at;
+    created.revision = 1;
+    return created;
+  }
+  if (incident.revision == 0) return refuse(incident, event, "no such incident yet");
+  if (isTerminal(incident.phase)) return refuse(incident, event, "the incident is closed");
+
+  Incident next = incident;
+  next.revision += 1;
+  next.updated_at = event.at;
+  FenceProgress& fence = next.fence;
+
+  switch (event.kind) {
+    case EventKind::kPowerOffRequested:
+      if (!in(next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(incident, event);
+      if (!event.attempt_deadline) return refuse(incident, event, "no attempt deadline");
+      if (!fence.deadline && !event.fence_deadline) {
+        return refuse(incident, event, "no fence deadline");
+      }
+      next.phase = Phase::kFencing;
+      fence.level = event.level;
+      fence.attempt = event.attempt;
+      fence.off_requested_at = event.at;
+      fence.attempt_deadline = event.attempt_deadline;
+      if (!fence.deadline) fence.deadline = event.fence_deadline;
+      fence.next_check_at = event.at;
+      fence.checks = 0;
+      fence.last_power = PowerState::kUnknown;
+      return next;
+
+    case EventKind::kPowerOffFailed:
+      if (next.phase != Phase::kFencing) return refuse(incident, event);
+      fence.off_requested_at.reset();
+      fence.next_check_at.reset();
+      problem(next, event);
+      return next;
+
+    case EventKind::kPowerObserved:
+      if (next.phase != Phase::kFencing) return refuse(incident, event);
+      fence.last_power = event.power;
+      fence.checks += 1;
+      fence.next_check_at = event.next_check_at;
+      if (event.power != PowerState::kOff) problem(next, event);
+      return next;
+
+    case EventKind::kFenceConfirmed:
+      if (next.phase != Phase::kFencing) return refuse(incident, event);
+      if (fence.last_power != PowerState::kOff) {
+        return refuse(incident, event, "the power state was not read back as off");
+      }
+      if (event.who.empty()) return refuse(incident, event, "no fencer named");
+      next.phase = Phase::kFenced;
+      next.fenced_at = event.at;
+      fence.confirmed_by = "fencer:" + event.who;
+      fence.confirmed_at = event.at;
+      return next;
+
+    case EventKind::kFenceFailed:
+      if (!in(next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(incident, event);
+      next.phase = Phase::kFenceFailed;
+      problem(next, event);
+      return next;
+
+    case EventKind::kOperatorConfirmedFenced:
+      if (!in(next.phase, {Phase::kDetected, Phase::kFencing, Phase::kFenceFailed})) {
+        return refuse(incident, event);
+      }
+      if (event.who.empty()) return refuse(incident, event, "no operator named");
+      next.phase = Phase::kFenced;
+      next.fenced_at = event.at;
+      fence.confirmed_by = "operator:" + event.who;
+      fence.confirmed_at = event.at;
+      return next;
+
+    case EventKind::kForceDownRequested:
+      if (next.phase != Phase::kFenced) return refuse(incident, event);
+      next.force_down_attempts += 1;
+      return next;
+
+    case EventKind::kForceDownDone:
+      if (next.phase != Phase::kFenced) return refuse(incident, event);
+      next.phase = Phase::kComputeDown;
+      next.compute_down_at = event.at;
+      return next;
+
+    case EventKind::kForceDownFailed:
+      if (next.phase != Phase::kFenced) return refuse(incident, event);
+      problem(next, event);
+      if (event.final) next.phase = Phase::kForceDownFailed;
+      return next;
+
+    case EventKind::kInstancesListed:
+      if (next.phase != Phase::kComputeDown) return refuse(incident, event);
+      next.instances = event.records;
+      next.phase = Phase::kEvacuating;
+      finishIfAllFinal(next, event.at);
+      return next;
+
+    case EventKind::kInstancesListFailed:
+      if (next.phase != Phase::kComputeDown) return refuse(incident, event);
+      problem(next, event);
+      return next;
+
+    case EventKind::kEvacuationRequested:
+    case EventKind::kEvacuationAccepted:
+    case EventKind::kEvacuationRejected:
+    case EventKind::kInstanceObserved:
+    case EventKind::kInstanceTimedOut:
+      return applyInstanceEvent(std::move(next), event);
+
+    case EventKind::kNotificationsQueued:
+      if (!in(next.phase, {Phase::kEvacuated, Phase::kPartlyEvacuated})) {
+        return refuse(incident, event);
+      }
+      next.phase = Phase::kNotified;
+      return next;
+
+    case EventKind::kClosed:
+      if (next.phase != Phase::kNotified) return refuse(incident, event);
+      next.phase = Phase::kDone;
+      next.closed_at = event.at;
+      return next;
+
+    case EventKind::kCancelled:
+      if (event.who.empty()) return refuse(incident, event, "no operator named");
+      next.phase = Phase::kCancelled;
+      next.closed_at = event.at;
+      problem(next, event);
+      return next;
+
+    case EventKind::kDetected:
+      break;  // handled above
+  }
+  return refuse(incident, event);
+}
+
+}  // namespace fdr::core
