@@ -206,28 +206,36 @@ int cmdCheck(const Globals& globals, bool dry_run) {
   const TimePoint give_up = clock.now() + cfg.grace + cfg.fence_deadline + cfg.instance_timeout *
                                                                              (cfg.evacuation_retries + 1) +
                             std::chrono::seconds(30);
-  bool anything = false;
+  const TimePoint started = clock.now();
+  std::set<std::string> resumed_ids;
+  for (const auto& [id, incident] : engine.openIncidents()) resumed_ids.insert(id);
   core::TickSummary summary;
-  std::set<std::string> incidents_seen;
   while (true) {
     summary = engine.tick();
-    for (const auto& [id, incident] : engine.openIncidents()) incidents_seen.insert(id);
-    anything = anything || !summary.failed.empty() || !summary.suspect.empty() ||
-               summary.open_incidents > 0;
     if (summary.settled() || clock.now() >= give_up) break;
     clock.sleepUntil(clock.now() + tickInterval(cfg, summary), std::stop_token());
   }
-  if (!anything && incidents_seen.empty()) {
-    std::cout << "No failed nodes\n";
-    return kExitOk;
+  // Report the incidents this pass resumed or opened, oldest first.
+  auto recent = journal->recentIncidents(1000);
+  if (!recent) {
+    std::cerr << "error: " << recent.error().message << "\n";
+    return kExitRuntime;
   }
-  for (const auto& id : incidents_seen) {
-    auto incident = journal->incident(id);
-    if (incident && *incident) printIncident(std::cout, **incident);
+  size_t reported = 0;
+  for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+    if (it->detected_at >= started || resumed_ids.contains(it->id)) {
+      printIncident(std::cout, *it);
+      reported += 1;
+    }
+  }
+  for (const auto& hostname : summary.already_recovered) {
+    std::cout << hostname << " is still down; it was fenced and evacuated already\n";
   }
   for (const auto& veto : summary.vetoes) std::cout << "not fenced: " << veto << "\n";
+  if (reported == 0 && summary.vetoes.empty() && summary.already_recovered.empty()) {
+    std::cout << "No failed nodes\n";
+  }
   if (summary.open_incidents > 0 || !summary.vetoes.empty()) return kExitNeedsOperator;
-  if (incidents_seen.empty()) std::cout << "No failed nodes\n";
   return kExitOk;
 }
 

@@ -13,6 +13,8 @@ namespace fdr::core {
 namespace {
 
 constexpr int kMaxStepsPerTick = 64;  // bounds one incident's progress in one tick
+// Journal setting "node-up:<host>": when a recovered node was last seen up (ms).
+constexpr const char* kNodeUpPrefix = "node-up:";
 
 // Instance states Nova cannot evacuate from: reported, never silently dropped.
 bool cannotEvacuate(const std::string& status) {
@@ -42,6 +44,28 @@ Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clo
 Status Engine::resume() {
   auto incidents = journal_.openIncidents();
   if (!incidents) return withContext(incidents.error(), "cannot resume from the journal");
+  // A node whose last incident is done stays "recovered" (left alone while it is down) until
+  // it is seen up after that incident closed.
+  auto recent = journal_.recentIncidents(4 * std::max<size_t>(nodes_.size(), 64));
+  if (!recent) return withContext(recent.error(), "cannot resume from the journal");
+  std::set<std::string> seen;
+  for (const Incident& incident : *recent) {  // newest first: each node's last incident
+    if (!seen.insert(incident.node).second || incident.phase != Phase::kDone) continue;
+    auto up = journal_.setting(std::string(kNodeUpPrefix) + incident.node);
+    if (!up) return withContext(up.error(), "cannot resume from the journal");
+    int64_t up_ms = -1;
+    if (*up) {
+      try {
+        up_ms = std::stoll(**up);
+      } catch (const std::exception& e) {
+        spdlog::warn("journal setting {}{} = '{}' is not a time ({})", kNodeUpPrefix,
+                     incident.node, **up, e.what());
+      }
+    }
+    if (!incident.closed_at || up_ms < toMillis(*incident.closed_at)) {
+      recovered_nodes_.insert(incident.node);
+    }
+  }
   for (Incident& incident : *incidents) {
     if (node(incident.node) == nullptr) {
       spdlog::warn("incident {} is for node {}, which is not in the inventory any more; it is "
@@ -49,6 +73,7 @@ Status Engine::resume() {
                    incident.id, incident.node);
     }
     spdlog::info("resuming incident {} ({})", incident.id, toString(incident.phase));
+    if (incident.phase == Phase::kFencing) reissue_power_off_.insert(incident.id);
     std::string id = incident.id;
     open_.emplace(std::move(id), std::move(incident));
   }
@@ -104,8 +129,26 @@ TickSummary Engine::tick() {
   }
   const TimePoint now = clock_.now();
   detector_.update(now, observations);
-  summary.failed = detector_.failedNodes(now);
-  summary.suspect = detector_.suspectNodes(now);
+  for (const NodeVerdict& verdict : detector_.verdicts(now)) {
+    if (verdict.sources_known > 0 && verdict.sources_down == 0 &&
+        recovered_nodes_.contains(verdict.node)) {
+      spdlog::info("node {} is up again", verdict.node);
+      if (auto saved = journal_.setSetting(kNodeUpPrefix + verdict.node,
+                                           std::to_string(toMillis(now)));
+          saved) {
+        recovered_nodes_.erase(verdict.node);
+      } else {
+        spdlog::warn("cannot journal that {} is up: {}", verdict.node, saved.error().message);
+      }
+    }
+  }
+  for (const std::string& hostname : detector_.failedNodes(now)) {
+    (recovered_nodes_.contains(hostname) ? summary.already_recovered : summary.failed)
+        .insert(hostname);
+  }
+  for (const std::string& hostname : detector_.suspectNodes(now)) {
+    if (!recovered_nodes_.contains(hostname)) summary.suspect.insert(hostname);
+  }
 
   openIncidents(summary);
 
@@ -116,7 +159,12 @@ TickSummary Engine::tick() {
   deliverOutbox();
 
   for (auto it = open_.begin(); it != open_.end();) {
-    it = isTerminal(it->second.phase) ? open_.erase(it) : std::next(it);
+    if (!isTerminal(it->second.phase)) {
+      ++it;
+      continue;
+    }
+    if (it->second.phase == Phase::kDone) recovered_nodes_.insert(it->second.node);
+    it = open_.erase(it);
   }
   summary.open_incidents = open_.size();
   for (const auto& [id, incident] : open_) {
@@ -165,7 +213,11 @@ void Engine::runOperatorCommands() {
 
 void Engine::openIncidents(TickSummary& summary) {
   const TimePoint now = clock_.now();
-  const auto down = detector_.downNodes(now);
+  // Nodes this engine fenced already (and that stay off) are explained, not part of a storm.
+  std::set<std::string> down;
+  for (const std::string& hostname : detector_.downNodes(now)) {
+    if (!recovered_nodes_.contains(hostname)) down.insert(hostname);
+  }
   const size_t total = std::max<size_t>(nodes_.size(), 1);
   std::string storm;
   if (static_cast<int>(down.size()) > policy_.storm_max_nodes) {
@@ -270,14 +322,14 @@ void Engine::advance(Incident& incident) {
   }
 }
 
-Status Engine::requestPowerOff(Incident& incident, int level, int attempt) {
+Status Engine::requestPowerOff(Incident& incident, int level, int attempt, bool new_deadline) {
   const NamedFencer& fencer = drivers_.fencers[static_cast<size_t>(level)];
   Event ev = event(EventKind::kPowerOffRequested);
   ev.level = level;
   ev.attempt = attempt;
   ev.who = fencer.name;
   ev.attempt_deadline = ev.at + policy_.fence_attempt_timeout;
-  if (!incident.fence.deadline) ev.fence_deadline = ev.at + policy_.fence_deadline;
+  if (new_deadline || !incident.fence.deadline) ev.fence_deadline = ev.at + policy_.fence_deadline;
   if (auto recorded = record(incident, ev); !recorded) return recorded;
   spdlog::info("incident {}: powering {} off with {} (level {}, attempt {})", incident.id,
                incident.node, fencer.name, level + 1, attempt);
@@ -306,7 +358,10 @@ bool Engine::advanceFencing(Incident& incident) {
   const TimePoint now = clock_.now();
   FenceProgress& fence = incident.fence;
   if (incident.phase == Phase::kDetected) {
-    return requestPowerOff(incident, 0, 1).has_value();
+    return requestPowerOff(incident, 0, 1, true).has_value();
+  }
+  if (reissue_power_off_.erase(incident.id) > 0) {
+    return requestPowerOff(incident, fence.level, std::max(fence.attempt, 1), true).has_value();
   }
   const auto fail_fence = [&](const std::string& why) {
     Event failed = event(EventKind::kFenceFailed);
@@ -352,10 +407,10 @@ bool Engine::advanceFencing(Incident& incident) {
                             (fence.attempt_deadline && now >= *fence.attempt_deadline);
   if (!attempt_over) return false;  // keep polling at next_check_at
   if (fence.attempt < policy_.fence_retries) {
-    return requestPowerOff(incident, fence.level, fence.attempt + 1).has_value();
+    return requestPowerOff(incident, fence.level, fence.attempt + 1, false).has_value();
   }
   if (fence.level + 1 < static_cast<int>(drivers_.fencers.size())) {
-    return requestPowerOff(incident, fence.level + 1, 1).has_value();
+    return requestPowerOff(incident, fence.level + 1, 1, false).has_value();
   }
   return fail_fence(fmt::format("every fencing level failed ({} level(s), {} attempt(s) each); "
                                 "last power state read: {}",

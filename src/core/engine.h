@@ -64,6 +64,9 @@ struct TickSummary {
   std::set<std::string> failed;   // nodes the detector says failed
   std::set<std::string> suspect;  // nodes seen down by some source, not (yet) failed
   std::vector<std::string> vetoes;  // why a failed node was not acted on
+  // Failed nodes already fenced and evacuated by a closed incident, not seen up since: they
+  // are left alone (no second fence) until they come back.
+  std::set<std::string> already_recovered;
   size_t open_incidents = 0;
   size_t waiting_for_operator = 0;  // incidents in a failure phase
   size_t undelivered_notifications = 0;
@@ -103,7 +106,7 @@ class Engine {
   void requestEvacuations();
   void deliverOutbox();
 
-  Status requestPowerOff(Incident& incident, int level, int attempt);
+  Status requestPowerOff(Incident& incident, int level, int attempt, bool new_deadline);
   std::vector<InstanceRecord> toRecords(const std::vector<Instance>& instances) const;
   std::vector<Notification> completionNotifications(const Incident& incident) const;
   Notification adminAlert(const Incident& incident, NotificationKind kind,
@@ -121,6 +124,11 @@ class Engine {
   std::map<std::string, Incident> open_;          // by incident id
   std::set<std::string> alerted_vetoes_;          // "node|reason" already alerted
   std::map<std::string, TimePoint> next_force_down_;  // incident id → earliest retry
+  // Nodes whose last incident closed and that have not been seen up since.
+  std::set<std::string> recovered_nodes_;
+  // Incidents resumed while fencing: the journaled power-off may never have gone out, so it is
+  // issued again (power-off is idempotent) with a fresh deadline.
+  std::set<std::string> reissue_power_off_;
 };
 
 }  // namespace fdr::core

@@ -92,8 +92,14 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
         return refuse(next, event);
       }
       const bool elsewhere = !event.host.empty() && event.host != next.node;
-      if (event.status == "ERROR") {
-        back_to_pending_or_failed("instance went to ERROR on " + event.host);
+      if (event.status == "ERROR" && elsewhere) {
+        // The rebuild failed on its new host. That host is up, so Nova would refuse another
+        // evacuation: it needs an operator.
+        record->phase = InstancePhase::kFailed;
+        record->finished_at = event.at;
+        record->reason = "rebuild failed: the instance is in ERROR on " + event.host;
+      } else if (event.status == "ERROR") {
+        back_to_pending_or_failed("the instance went to ERROR before leaving the failed host");
       } else if (elsewhere && event.task_state.empty() &&
                  event.status == expectedStatusAfterEvacuation(record->former_status)) {
         record->phase = InstancePhase::kDone;
@@ -169,7 +175,7 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
       fence.attempt = event.attempt;
       fence.off_requested_at = event.at;
       fence.attempt_deadline = event.attempt_deadline;
-      if (!fence.deadline) fence.deadline = event.fence_deadline;
+      if (event.fence_deadline) fence.deadline = event.fence_deadline;  // first, or on resume
       fence.next_check_at = event.at;
       fence.checks = 0;
       fence.last_power = PowerState::kUnknown;

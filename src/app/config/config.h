@@ -53,7 +53,8 @@ struct Config {
   Duration grace{std::chrono::seconds(3)};        // `wait`: a node must stay down this long
   Duration poll_interval{std::chrono::seconds(1)};
   std::string journal_path = "/var/lib/freezer-dr/journal.db";
-  std::string log_level = "info";
+  std::string log_level = "info";  // `log-level`, or oslo.log's `debug = true` -> "debug"
+  std::string log_file;            // oslo.log `log_file` (under `log_dir`); empty = stderr
   int storm_max_nodes = 2;         // more nodes failed at once than this: alert, fence nothing
   int storm_max_percent = 50;      // or more than this percentage of the inventory
   std::vector<std::string> maintenance;  // nodes never fenced

@@ -1,0 +1,400 @@
+#include "core/codec.h"
+
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace fdr {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+TimePoint at(int64_t ms) {
+  return fromMillis(1'700'000'000'000 + ms);
+}
+
+InstanceRecord fullRecord() {
+  return InstanceRecord{.id = "3f1c-a",
+                        .name = "web-1",
+                        .project_id = "p1",
+                        .user_id = "u1",
+                        .priority = 7,
+                        .former_status = "ACTIVE",
+                        .phase = InstancePhase::kRebuilding,
+                        .attempts = 2,
+                        .requested_at = at(10),
+                        .finished_at = at(20),
+                        .new_host = "compute-2",
+                        .reason = "retried once"};
+}
+
+FenceProgress fullFence() {
+  return FenceProgress{.level = 1,
+                       .attempt = 3,
+                       .off_requested_at = at(1),
+                       .next_check_at = at(2),
+                       .attempt_deadline = at(3),
+                       .deadline = at(4),
+                       .checks = 5,
+                       .last_power = PowerState::kOff,
+                       .confirmed_by = "fencer:ipmi",
+                       .confirmed_at = at(6)};
+}
+
+Incident fullIncident() {
+  InstanceRecord skipped = fullRecord();
+  skipped.id = "3f1c-b";
+  skipped.phase = InstancePhase::kSkipped;
+  skipped.requested_at.reset();
+  skipped.finished_at.reset();
+  skipped.priority = -1;
+  return Incident{.id = "compute-1@1700000000000",
+                  .node = "compute-1",
+                  .phase = Phase::kEvacuating,
+                  .detected_at = at(0),
+                  .updated_at = at(100),
+                  .fenced_at = at(30),
+                  .compute_down_at = at(40),
+                  .evacuated_at = std::nullopt,
+                  .closed_at = std::nullopt,
+                  .fence = fullFence(),
+                  .force_down_attempts = 1,
+                  .instances = {fullRecord(), skipped},
+                  .problems = {"fencer ipmi: timed out", "é ünïcode ✓"},
+                  .revision = 12};
+}
+
+Event fullEvent() {
+  return Event{.kind = EventKind::kInstancesListed,
+               .at = at(50),
+               .node = "compute-1",
+               .level = 2,
+               .attempt = 1,
+               .attempt_deadline = at(60),
+               .fence_deadline = at(70),
+               .next_check_at = at(55),
+               .power = PowerState::kOn,
+               .who = "operator:alice",
+               .instance_id = "3f1c-a",
+               .host = "compute-2",
+               .status = "REBUILD",
+               .task_state = "rebuild_spawning",
+               .records = {fullRecord()},
+               .final = true,
+               .detail = "line one\nline \"two\""};
+}
+
+Notification fullNotification() {
+  return Notification{.kind = NotificationKind::kEvacuationPartial,
+                      .audience = Audience::kProject,
+                      .project_id = "p1",
+                      .incident_id = "compute-1@1700000000000",
+                      .node = "compute-1",
+                      .at = at(90),
+                      .subject = "2 instances moved, 1 did not",
+                      .summary = "compute-1 failed at ...",
+                      .instances = {InstanceOutcome{.id = "a",
+                                                    .name = "web-1",
+                                                    .from_host = "compute-1",
+                                                    .to_host = "compute-2",
+                                                    .ok = true,
+                                                    .reason = "",
+                                                    .down_ms = 41'250},
+                                    InstanceOutcome{.id = "b",
+                                                    .name = "db-1",
+                                                    .from_host = "compute-1",
+                                                    .to_host = "",
+                                                    .ok = false,
+                                                    .reason = "no valid host",
+                                                    .down_ms = 0}}};
+}
+
+OutboxItem fullOutboxItem() {
+  return OutboxItem{.id = 42,
+                    .notifier = "email",
+                    .notification = fullNotification(),
+                    .attempts = 3,
+                    .next_attempt_at = at(120),
+                    .last_error = "smtp: 451",
+                    .delivered_at = at(130)};
+}
+
+Instance fullInstance() {
+  return Instance{.id = "3f1c-a",
+                  .name = "web-1",
+                  .project_id = "p1",
+                  .user_id = "u1",
+                  .host = "compute-1",
+                  .status = "ACTIVE",
+                  .task_state = "",
+                  .metadata = {{"evacuate", "false"}, {"priority", "10"}},
+                  .boot_from_volume = true,
+                  .image_id = ""};
+}
+
+// Encodes, serialises, parses and decodes: the path a record takes through the journal.
+template <class T, class Decode>
+T roundTrip(const T& value, Decode decode) {
+  auto parsed = parseJson(dumpJson(toJson(value)));
+  EXPECT_TRUE(parsed.has_value()) << parsed.error().toString();
+  auto decoded = decode(*parsed);
+  EXPECT_TRUE(decoded.has_value()) << decoded.error().toString();
+  return decoded.value_or(T{});
+}
+
+TEST(CodecTest, IncidentRoundTrips) {
+  EXPECT_EQ(roundTrip(fullIncident(), incidentFromJson), fullIncident());
+  EXPECT_EQ(roundTrip(Incident{}, incidentFromJson), Incident{});
+}
+
+TEST(CodecTest, EventRoundTrips) {
+  EXPECT_EQ(roundTrip(fullEvent(), eventFromJson), fullEvent());
+  EXPECT_EQ(roundTrip(Event{}, eventFromJson), Event{});
+}
+
+TEST(CodecTest, PartsRoundTrip) {
+  EXPECT_EQ(roundTrip(fullRecord(), instanceRecordFromJson), fullRecord());
+  EXPECT_EQ(roundTrip(fullFence(), fenceProgressFromJson), fullFence());
+  EXPECT_EQ(roundTrip(FenceProgress{}, fenceProgressFromJson), FenceProgress{});
+  EXPECT_EQ(roundTrip(fullInstance(), instanceFromJson), fullInstance());
+}
+
+// Notification and its parts have no operator==: compare their encodings.
+TEST(CodecTest, NotificationAndOutboxRoundTrip) {
+  EXPECT_EQ(toJson(roundTrip(fullNotification(), notificationFromJson)),
+            toJson(fullNotification()));
+  EXPECT_EQ(toJson(roundTrip(fullOutboxItem(), outboxItemFromJson)), toJson(fullOutboxItem()));
+  OutboxItem pending = fullOutboxItem();
+  pending.delivered_at.reset();
+  const OutboxItem back = roundTrip(pending, outboxItemFromJson);
+  EXPECT_FALSE(back.delivered_at.has_value());
+  EXPECT_EQ(toJson(back), toJson(pending));
+  const InstanceOutcome outcome = fullNotification().instances[0];
+  EXPECT_EQ(toJson(roundTrip(outcome, instanceOutcomeFromJson)), toJson(outcome));
+}
+
+TEST(CodecTest, UsesTheWordsOfNamesAndMillisecondTimes) {
+  const json j = toJson(fullIncident());
+  EXPECT_EQ(j["phase"], "evacuating");
+  EXPECT_EQ(j["detected_at"], 1'700'000'000'000);
+  EXPECT_TRUE(j["closed_at"].is_null());
+  EXPECT_EQ(j["fence"]["last_power"], "off");
+  EXPECT_EQ(j["instances"][1]["phase"], "skipped");
+  EXPECT_EQ(toJson(fullEvent())["kind"], "instances-listed");
+  EXPECT_EQ(toJson(fullNotification())["kind"], "evacuation-partial");
+  EXPECT_EQ(toJson(fullNotification())["audience"], "project");
+}
+
+TEST(CodecTest, EveryPhaseAndEventKindRoundTrips) {
+  for (int p = 0; p <= static_cast<int>(Phase::kCancelled); ++p) {
+    Incident incident;
+    incident.phase = static_cast<Phase>(p);
+    EXPECT_EQ(roundTrip(incident, incidentFromJson).phase, incident.phase) << p;
+  }
+  for (int k = 0; k <= static_cast<int>(EventKind::kCancelled); ++k) {
+    Event event;
+    event.kind = static_cast<EventKind>(k);
+    EXPECT_EQ(roundTrip(event, eventFromJson).kind, event.kind) << k;
+  }
+  for (int k = 0; k <= static_cast<int>(NotificationKind::kNodeBackInService); ++k) {
+    Notification n;
+    n.kind = static_cast<NotificationKind>(k);
+    EXPECT_EQ(roundTrip(n, notificationFromJson).kind, n.kind) << k;
+  }
+}
+
+// Takes every field out of `value`'s encoding, one at a time, and expects an error naming it.
+template <class T, class Decode>
+void expectEveryFieldRequired(const T& value, Decode decode, const std::string& root) {
+  const json full = toJson(value);
+  ASSERT_TRUE(full.is_object());
+  for (const auto& [key, unused] : full.items()) {
+    json j = full;
+    j.erase(key);
+    auto decoded = decode(j);
+    ASSERT_FALSE(decoded.has_value()) << root << "." << key << " missing was accepted";
+    EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+    EXPECT_EQ(decoded.error().message, root + "." + key + ": missing");
+  }
+}
+
+// A value of another JSON type than the field holds.
+json wrongTypeFor(const json& v) {
+  if (v.is_string()) return 42;
+  if (v.is_array() || v.is_object() || v.is_boolean() || v.is_null()) return "x";
+  return json::array();  // numbers
+}
+
+// Gives every field a value of the wrong type, one at a time, and expects an error naming it.
+template <class T, class Decode>
+void expectEveryFieldTyped(const T& value, Decode decode, const std::string& root) {
+  const json full = toJson(value);
+  for (const auto& [key, v] : full.items()) {
+    json j = full;
+    j[key] = wrongTypeFor(v);
+    auto decoded = decode(j);
+    ASSERT_FALSE(decoded.has_value()) << root << "." << key << " of the wrong type was accepted";
+    EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+    EXPECT_THAT(decoded.error().message, HasSubstr(root + "." + key + ": expected"));
+  }
+}
+
+TEST(CodecTest, EveryMissingFieldIsNamed) {
+  expectEveryFieldRequired(fullIncident(), incidentFromJson, "incident");
+  expectEveryFieldRequired(fullFence(), fenceProgressFromJson, "fence");
+  expectEveryFieldRequired(fullRecord(), instanceRecordFromJson, "instance_record");
+  expectEveryFieldRequired(fullEvent(), eventFromJson, "event");
+  expectEveryFieldRequired(fullNotification(), notificationFromJson, "notification");
+  expectEveryFieldRequired(fullNotification().instances[0], instanceOutcomeFromJson,
+                           "instance_outcome");
+  expectEveryFieldRequired(fullOutboxItem(), outboxItemFromJson, "outbox_item");
+  expectEveryFieldRequired(fullInstance(), instanceFromJson, "instance");
+}
+
+TEST(CodecTest, EveryWrongTypedFieldIsNamed) {
+  expectEveryFieldTyped(fullIncident(), incidentFromJson, "incident");
+  expectEveryFieldTyped(fullFence(), fenceProgressFromJson, "fence");
+  expectEveryFieldTyped(fullRecord(), instanceRecordFromJson, "instance_record");
+  expectEveryFieldTyped(fullEvent(), eventFromJson, "event");
+  expectEveryFieldTyped(fullNotification(), notificationFromJson, "notification");
+  expectEveryFieldTyped(fullNotification().instances[0], instanceOutcomeFromJson,
+                        "instance_outcome");
+  expectEveryFieldTyped(fullOutboxItem(), outboxItemFromJson, "outbox_item");
+  expectEveryFieldTyped(fullInstance(), instanceFromJson, "instance");
+}
+
+TEST(CodecTest, NestedFieldsAreNamedByTheirPath) {
+  json j = toJson(fullIncident());
+  j["instances"][1].erase("phase");
+  auto decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message, "incident.instances[1].phase: missing");
+
+  j = toJson(fullIncident());
+  j["fence"]["checks"] = "many";
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message,
+            "incident.fence.checks: expected a 32-bit integer, got string");
+
+  j = toJson(fullIncident());
+  j["problems"][1] = 3;
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message, "incident.problems[1]: expected a string, got integer 3");
+
+  json o = toJson(fullOutboxItem());
+  o["notification"]["instances"][0]["ok"] = "yes";
+  auto item = outboxItemFromJson(o);
+  ASSERT_FALSE(item.has_value());
+  EXPECT_THAT(item.error().message,
+              HasSubstr("outbox_item.notification.instances[0].ok: expected"));
+
+  json i = toJson(fullInstance());
+  i["metadata"]["priority"] = 10;
+  auto instance = instanceFromJson(i);
+  ASSERT_FALSE(instance.has_value());
+  EXPECT_THAT(instance.error().message, HasSubstr("instance.metadata.priority: expected a string"));
+}
+
+TEST(CodecTest, UnknownEnumWordsAreNamed) {
+  json j = toJson(fullIncident());
+  j["phase"] = "resting";
+  auto incident = incidentFromJson(j);
+  ASSERT_FALSE(incident.has_value());
+  EXPECT_EQ(incident.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(incident.error().message, "incident.phase: unknown value \"resting\"");
+
+  json e = toJson(fullEvent());
+  e["power"] = "sort-of";
+  auto event = eventFromJson(e);
+  ASSERT_FALSE(event.has_value());
+  EXPECT_EQ(event.error().message, "event.power: unknown value \"sort-of\"");
+
+  json n = toJson(fullNotification());
+  n["audience"] = "everyone";
+  auto notification = notificationFromJson(n);
+  ASSERT_FALSE(notification.has_value());
+  EXPECT_EQ(notification.error().message, "notification.audience: unknown value \"everyone\"");
+}
+
+TEST(CodecTest, NumbersOutOfRangeOrFractionalAreRefused) {
+  json j = toJson(fullIncident());
+  j["force_down_attempts"] = int64_t{1} << 40;
+  auto decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().message, HasSubstr("incident.force_down_attempts: expected"));
+
+  j = toJson(fullIncident());
+  j["revision"] = -1;
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().message, HasSubstr("incident.revision: expected a non-negative"));
+
+  j = toJson(fullIncident());
+  j["updated_at"] = 1.5;
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message,
+            "incident.updated_at: expected a time in integer milliseconds, got number 1.5");
+
+  j = toJson(fullIncident());
+  j["detected_at"] = UINT64_MAX;
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_THAT(decoded.error().message, HasSubstr("incident.detected_at: expected"));
+}
+
+TEST(CodecTest, NonObjectsAreRefused) {
+  auto decoded = incidentFromJson(json::array());
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message, "incident: expected an object, got array");
+
+  json j = toJson(fullIncident());
+  j["instances"][0] = "web-1";
+  decoded = incidentFromJson(j);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message, "incident.instances[0]: expected an object, got string");
+}
+
+TEST(CodecTest, UnknownFieldsAreIgnored) {
+  json j = toJson(fullIncident());
+  j["added_by_a_later_version"] = {{"x", 1}};
+  auto decoded = incidentFromJson(j);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+  EXPECT_EQ(*decoded, fullIncident());
+}
+
+TEST(CodecTest, ParseJsonReportsBadText) {
+  auto parsed = parseJson("{\"id\": ");
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_EQ(parsed.error().code, ErrorCode::kCorruption);
+  EXPECT_THAT(parsed.error().message, HasSubstr("not valid JSON"));
+  EXPECT_FALSE(parseJson("").has_value());
+  EXPECT_TRUE(parseJson("{}").has_value());
+}
+
+TEST(CodecTest, DumpReplacesInvalidUtf8InsteadOfThrowing) {
+  Incident incident = fullIncident();
+  incident.problems.push_back(std::string("bad \xff byte"));
+  const std::string text = dumpJson(toJson(incident));
+  auto parsed = parseJson(text);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().toString();
+  auto decoded = incidentFromJson(*parsed);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+  EXPECT_EQ(decoded->problems.back(), "bad \xEF\xBF\xBD byte");
+}
+
+TEST(CodecTest, AudienceAndPowerWords) {
+  EXPECT_EQ(audienceFromString("admins"), Audience::kAdmins);
+  EXPECT_EQ(audienceFromString(toString(Audience::kProject)), Audience::kProject);
+  EXPECT_EQ(audienceFromString("Admins"), std::nullopt);
+  EXPECT_EQ(powerStateFromString("off"), PowerState::kOff);
+  EXPECT_EQ(powerStateFromString("unknown"), PowerState::kUnknown);
+  EXPECT_EQ(powerStateFromString(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace fdr

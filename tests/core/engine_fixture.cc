@@ -1,0 +1,174 @@
+#include "core/engine_fixture.h"
+
+#include <algorithm>
+
+namespace fdr::testing {
+
+Result<std::vector<Observation>> ScriptedMonitor::poll(std::span<const Node> nodes) {
+  if (unreachable) return fail(ErrorCode::kUnavailable, "monitor API unreachable");
+  std::vector<Observation> out;
+  for (const Node& node : nodes) {
+    int down_sources = down.contains(node.hostname) ? sources_ : 0;
+    if (auto it = sources_down.find(node.hostname); it != sources_down.end()) {
+      down_sources = it->second;
+    }
+    for (int s = 0; s < sources_; ++s) {
+      out.push_back({node.hostname, "src" + std::to_string(s),
+                     s < down_sources ? Health::kDown : Health::kUp, clock_.now(), ""});
+    }
+  }
+  return out;
+}
+
+Status ScriptedFencer::powerOff(const Node& node) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  off_calls += 1;
+  switch (mode_) {
+    case Mode::kWorks: world_.power[node.hostname] = PowerState::kOff; return {};
+    case Mode::kRefuses: return fail(ErrorCode::kPermissionDenied, "BMC refused: bad password");
+    case Mode::kHangs: return fail(ErrorCode::kTimedOut, "BMC did not answer within 5 s", true);
+    case Mode::kLies: return {};
+    case Mode::kBlind: world_.power[node.hostname] = PowerState::kOff; return {};
+  }
+  return {};
+}
+
+Status ScriptedFencer::powerOn(const Node& node) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  world_.power[node.hostname] = PowerState::kOn;
+  return {};
+}
+
+Result<PowerState> ScriptedFencer::powerStatus(const Node& node) {
+  if (mode_ == Mode::kHangs) return fail(ErrorCode::kTimedOut, "BMC did not answer", true);
+  if (mode_ == Mode::kBlind) return PowerState::kUnknown;
+  auto it = world_.power.find(node.hostname);
+  return it == world_.power.end() ? PowerState::kOn : it->second;
+}
+
+Status ScriptedEvacuator::forceDown(const Node& node, const std::string&) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  world_.force_down_calls += 1;
+  if (refuse_force_down) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
+  world_.forced_down[node.hostname] = true;
+  return {};
+}
+
+Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node) {
+  std::vector<Instance> out;
+  for (const Instance& vm : world_.instances) {
+    if (vm.host == node.hostname) out.push_back(vm);
+  }
+  return out;
+}
+
+std::vector<Status> ScriptedEvacuator::evacuate(std::span<const EvacuationRequest> requests) {
+  std::vector<Status> out;
+  int in_flight = static_cast<int>(world_.rebuilding.size());
+  for (const auto& r : requests) {
+    if (world_.dead) {
+      out.push_back(fail(ErrorCode::kUnavailable, "process is dead"));
+      continue;
+    }
+    auto vm = std::find_if(world_.instances.begin(), world_.instances.end(),
+                           [&](const Instance& i) { return i.id == r.instance_id; });
+    if (vm == world_.instances.end()) {
+      out.push_back(fail(ErrorCode::kNotFound, "no instance " + r.instance_id));
+      continue;
+    }
+    if (world_.refuse_evacuation.contains(vm->id)) {
+      out.push_back(fail(ErrorCode::kConflict, "evacuation refused by the scheduler"));
+      continue;
+    }
+    if (!world_.forced_down[vm->host]) {
+      out.push_back(fail(ErrorCode::kConflict, "compute service still in use"));
+      continue;
+    }
+    std::string target;
+    for (size_t tries = 0; tries < hosts_.size(); ++tries) {
+      const std::string& h = hosts_[next_++ % hosts_.size()];
+      if (h != vm->host && !world_.forced_down[h]) {
+        target = h;
+        break;
+      }
+    }
+    world_.evacuations[vm->id] += 1;
+    world_.evacuation_order.push_back(vm->id);
+    vm->host = target;
+    vm->task_state = "rebuilding";
+    world_.rebuilding[vm->id] = world_.rebuild_polls;
+    in_flight += 1;
+    world_.max_in_flight = std::max(world_.max_in_flight, in_flight);
+    out.emplace_back();
+  }
+  return out;
+}
+
+std::vector<Result<Instance>> ScriptedEvacuator::show(std::span<const std::string> ids) {
+  std::vector<Result<Instance>> out;
+  for (const auto& id : ids) {
+    auto vm = std::find_if(world_.instances.begin(), world_.instances.end(),
+                           [&](const Instance& i) { return i.id == id; });
+    if (vm == world_.instances.end()) {
+      out.push_back(fail(ErrorCode::kNotFound, "no instance " + id));
+      continue;
+    }
+    if (auto it = world_.rebuilding.find(id); it != world_.rebuilding.end()) {
+      if (it->second > 0) {
+        it->second -= 1;
+      } else {
+        world_.rebuilding.erase(it);
+        vm->task_state.clear();
+        if (world_.end_in_error.contains(id)) vm->status = "ERROR";
+      }
+    }
+    out.push_back(*vm);
+  }
+  return out;
+}
+
+Status RecordingNotifier::send(const Notification& n) {
+  if (failing) return fail(ErrorCode::kUnavailable, "SMTP server unreachable", true);
+  sent.push_back(n);
+  return {};
+}
+
+Status DyingJournal::dead() const {
+  return fail(ErrorCode::kUnavailable, "journal: the process was killed");
+}
+
+Status DyingJournal::commit(const JournalEntry& entry, const std::vector<std::string>& names) {
+  if (world_.dead) return dead();
+  auto s = inner_.commit(entry, names);
+  if (s && ++commits == die_after_) world_.dead = true;
+  return s;
+}
+
+Status DyingJournal::markDelivered(int64_t id, TimePoint at) {
+  return world_.dead ? dead() : inner_.markDelivered(id, at);
+}
+
+Status DyingJournal::markAttemptFailed(int64_t id, const std::string& e, TimePoint next) {
+  return world_.dead ? dead() : inner_.markAttemptFailed(id, e, next);
+}
+
+Status DyingJournal::markCommandDone(int64_t id, const std::string& outcome) {
+  return world_.dead ? dead() : inner_.markCommandDone(id, outcome);
+}
+
+Status DyingJournal::setSetting(const std::string& key, const std::string& value) {
+  return world_.dead ? dead() : inner_.setSetting(key, value);
+}
+
+std::vector<Node> makeNodes(int n) {
+  std::vector<Node> nodes;
+  for (int i = 1; i <= n; ++i) {
+    Node node;
+    node.id = std::to_string(i);
+    node.hostname = "compute-" + std::to_string(i);
+    nodes.push_back(node);
+  }
+  return nodes;
+}
+
+}  // namespace fdr::testing

@@ -1,0 +1,127 @@
+// Test doubles for the engine: scripted monitor, fencer, evacuator and notifier that record
+// every call, plus a journal wrapper that can "kill" the process after its n-th commit.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/engine.h"
+#include "store/memory/memory_journal.h"
+
+namespace fdr::testing {
+
+// Reports each node up or down, by `sources` sources.
+class ScriptedMonitor final : public Monitor {
+ public:
+  explicit ScriptedMonitor(Clock& clock, int sources = 2) : clock_(clock), sources_(sources) {}
+  Result<std::vector<Observation>> poll(std::span<const Node> nodes) override;
+  std::set<std::string> down;
+  std::map<std::string, int> sources_down;  // node → how many of its sources say down
+  bool unreachable = false;
+
+ private:
+  Clock& clock_;
+  int sources_;
+};
+
+// A world shared by the fencer and evacuator doubles, so several engines (before and after a
+// simulated crash) act on the same "real" state. dead = the process was killed: every call
+// from then on has no effect.
+struct World {
+  std::map<std::string, PowerState> power;  // default on
+  std::map<std::string, bool> forced_down;
+  std::vector<Instance> instances;
+  std::map<std::string, int> evacuations;  // instance id → accepted evacuate calls
+  std::vector<std::string> evacuation_order;
+  int max_in_flight = 0;
+  bool dead = false;
+  int rebuild_polls = 1;
+  std::map<std::string, int> rebuilding;  // instance id → polls left
+  std::set<std::string> end_in_error;
+  std::set<std::string> refuse_evacuation;  // answered 409
+  int force_down_calls = 0;
+};
+
+class ScriptedFencer final : public Fencer {
+ public:
+  enum class Mode { kWorks, kRefuses, kHangs, kLies, kBlind };
+  ScriptedFencer(World& world, Mode mode) : world_(world), mode_(mode) {}
+  Status powerOff(const Node& node) override;
+  Status powerOn(const Node& node) override;
+  Result<PowerState> powerStatus(const Node& node) override;
+  int off_calls = 0;
+
+ private:
+  World& world_;
+  Mode mode_;
+};
+
+class ScriptedEvacuator final : public Evacuator {
+ public:
+  ScriptedEvacuator(World& world, std::vector<std::string> hosts)
+      : world_(world), hosts_(std::move(hosts)) {}
+  Status forceDown(const Node& node, const std::string& reason) override;
+  Result<std::vector<Instance>> listInstances(const Node& node) override;
+  std::vector<Status> evacuate(std::span<const EvacuationRequest> requests) override;
+  std::vector<Result<Instance>> show(std::span<const std::string> ids) override;
+  bool refuse_force_down = false;
+
+ private:
+  World& world_;
+  std::vector<std::string> hosts_;
+  size_t next_ = 0;
+};
+
+class RecordingNotifier final : public Notifier {
+ public:
+  Status send(const Notification& n) override;
+  std::vector<Notification> sent;
+  bool failing = false;
+};
+
+// Forwards to a MemoryJournal; after `die_after` commits, marks the world dead and refuses
+// every later write, as if the process had been killed right after that commit.
+class DyingJournal final : public Journal {
+ public:
+  DyingJournal(MemoryJournal& inner, World& world, int die_after)
+      : inner_(inner), world_(world), die_after_(die_after) {}
+  Status commit(const JournalEntry& entry, const std::vector<std::string>& notifiers) override;
+  Result<std::vector<Incident>> openIncidents() override { return inner_.openIncidents(); }
+  Result<std::vector<Incident>> recentIncidents(size_t limit) override {
+    return inner_.recentIncidents(limit);
+  }
+  Result<std::optional<Incident>> incident(const std::string& id) override {
+    return inner_.incident(id);
+  }
+  Result<std::vector<Event>> events(const std::string& id) override { return inner_.events(id); }
+  Result<std::vector<OutboxItem>> dueOutbox(TimePoint now, size_t limit) override {
+    return inner_.dueOutbox(now, limit);
+  }
+  Result<std::vector<OutboxItem>> undeliveredOutbox() override {
+    return inner_.undeliveredOutbox();
+  }
+  Status markDelivered(int64_t id, TimePoint at) override;
+  Status markAttemptFailed(int64_t id, const std::string& e, TimePoint next) override;
+  Status enqueueCommand(const OperatorCommand& c) override { return inner_.enqueueCommand(c); }
+  Result<std::vector<OperatorCommand>> pendingCommands() override {
+    return inner_.pendingCommands();
+  }
+  Status markCommandDone(int64_t id, const std::string& outcome) override;
+  Status setSetting(const std::string& key, const std::string& value) override;
+  Result<std::optional<std::string>> setting(const std::string& key) override {
+    return inner_.setting(key);
+  }
+  int commits = 0;
+
+ private:
+  Status dead() const;
+  MemoryJournal& inner_;
+  World& world_;
+  int die_after_;
+};
+
+std::vector<Node> makeNodes(int n);  // compute-1 .. compute-n
+
+}  // namespace fdr::testing
