@@ -1,0 +1,551 @@
+#include "core/codec.h"
+
+#include <climits>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace fdr {
+namespace {
+
+using nlohmann::json;
+
+json timeJson(TimePoint t) {
+  return toMillis(t);
+}
+
+json timeJson(const std::optional<TimePoint>& t) {
+  if (!t) return nullptr;
+  return toMillis(*t);
+}
+
+std::optional<int64_t> asInt64(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  return std::nullopt;
+}
+
+std::string describe(const json& v) {
+  if (v.is_number_integer()) return "integer " + v.dump();
+  if (v.is_number_float()) return "number " + v.dump();
+  return v.type_name();
+}
+
+// Reads the fields of one JSON object. The first problem is kept (with the field's path) and
+// every later read is skipped, so a decoder reads straight through and checks status() once.
+class Fields {
+ public:
+  Fields(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j_.is_object()) {
+      error_ = path_ + ": expected an object, got " + std::string(j_.type_name());
+    }
+  }
+
+  [[nodiscard]] Status status() const {
+    if (error_) return fail(ErrorCode::kCorruption, *error_);
+    return {};
+  }
+
+  void get(std::string_view key, std::string& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return wrongType(key, "a string", *v);
+    out = v->get_ref<const std::string&>();
+  }
+
+  void get(std::string_view key, bool& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_boolean()) return wrongType(key, "a boolean", *v);
+    out = v->get<bool>();
+  }
+
+  void get(std::string_view key, int64_t& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    const auto n = asInt64(*v);
+    if (!n) return wrongType(key, "an integer", *v);
+    out = *n;
+  }
+
+  void get(std::string_view key, int& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    const auto n = asInt64(*v);
+    if (!n || *n < INT_MIN || *n > INT_MAX) return wrongType(key, "a 32-bit integer", *v);
+    out = static_cast<int>(*n);
+  }
+
+  void get(std::string_view key, uint64_t& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (v->is_number_unsigned()) {
+      out = v->get<uint64_t>();
+      return;
+    }
+    const auto n = asInt64(*v);
+    if (!n || *n < 0) return wrongType(key, "a non-negative integer", *v);
+    out = static_cast<uint64_t>(*n);
+  }
+
+  void get(std::string_view key, TimePoint& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    const auto n = asInt64(*v);
+    if (!n) return wrongType(key, "a time in integer milliseconds", *v);
+    out = fromMillis(*n);
+  }
+
+  void get(std::string_view key, std::optional<TimePoint>& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (v->is_null()) {
+      out.reset();
+      return;
+    }
+    const auto n = asInt64(*v);
+    if (!n) return wrongType(key, "a time in integer milliseconds or null", *v);
+    out = fromMillis(*n);
+  }
+
+  void get(std::string_view key, std::vector<std::string>& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_array()) return wrongType(key, "an array of strings", *v);
+    std::vector<std::string> values;
+    for (size_t i = 0; i < v->size(); ++i) {
+      const json& item = (*v)[i];
+      if (!item.is_string()) {
+        return setError(pathOf(key) + "[" + std::to_string(i) + "]: expected a string, got " +
+                        describe(item));
+      }
+      values.push_back(item.get_ref<const std::string&>());
+    }
+    out = std::move(values);
+  }
+
+  void get(std::string_view key, std::map<std::string, std::string>& out) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_object()) return wrongType(key, "an object of strings", *v);
+    std::map<std::string, std::string> values;
+    for (const auto& [k, item] : v->items()) {
+      if (!item.is_string()) {
+        return setError(pathOf(key) + "." + k + ": expected a string, got " + describe(item));
+      }
+      values.emplace(k, item.get_ref<const std::string&>());
+    }
+    out = std::move(values);
+  }
+
+  template <class E>
+  void getEnum(std::string_view key, E& out, std::optional<E> (*parse)(std::string_view)) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) return wrongType(key, "a string", *v);
+    const auto parsed = parse(v->get_ref<const std::string&>());
+    if (!parsed) return setError(pathOf(key) + ": unknown value " + v->dump());
+    out = *parsed;
+  }
+
+  // decode(const json&, const std::string& path) -> Result<T>
+  template <class T, class Decode>
+  void getObject(std::string_view key, T& out, Decode decode) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    auto decoded = decode(*v, pathOf(key));
+    if (!decoded) return setError(decoded.error().message);
+    out = std::move(*decoded);
+  }
+
+  template <class T, class Decode>
+  void getArray(std::string_view key, std::vector<T>& out, Decode decode) {
+    const json* v = field(key);
+    if (v == nullptr) return;
+    if (!v->is_array()) return wrongType(key, "an array", *v);
+    std::vector<T> values;
+    values.reserve(v->size());
+    for (size_t i = 0; i < v->size(); ++i) {
+      auto decoded = decode((*v)[i], pathOf(key) + "[" + std::to_string(i) + "]");
+      if (!decoded) return setError(decoded.error().message);
+      values.push_back(std::move(*decoded));
+    }
+    out = std::move(values);
+  }
+
+ private:
+  const json* field(std::string_view key) {
+    if (error_) return nullptr;
+    const auto it = j_.find(key);
+    if (it == j_.end()) {
+      setError(pathOf(key) + ": missing");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  std::string pathOf(std::string_view key) const { return path_ + "." + std::string(key); }
+
+  void wrongType(std::string_view key, std::string_view expected, const json& got) {
+    setError(pathOf(key) + ": expected " + std::string(expected) + ", got " + describe(got));
+  }
+
+  void setError(std::string message) {
+    if (!error_) error_ = std::move(message);
+  }
+
+  const json& j_;
+  std::string path_;
+  std::optional<std::string> error_;
+};
+
+Result<InstanceRecord> decodeInstanceRecord(const json& j, const std::string& path) {
+  InstanceRecord r;
+  Fields f(j, path);
+  f.get("id", r.id);
+  f.get("name", r.name);
+  f.get("project_id", r.project_id);
+  f.get("user_id", r.user_id);
+  f.get("priority", r.priority);
+  f.get("former_status", r.former_status);
+  f.getEnum("phase", r.phase, &instancePhaseFromString);
+  f.get("attempts", r.attempts);
+  f.get("requested_at", r.requested_at);
+  f.get("finished_at", r.finished_at);
+  f.get("new_host", r.new_host);
+  f.get("reason", r.reason);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return r;
+}
+
+Result<FenceProgress> decodeFenceProgress(const json& j, const std::string& path) {
+  FenceProgress p;
+  Fields f(j, path);
+  f.get("level", p.level);
+  f.get("attempt", p.attempt);
+  f.get("off_requested_at", p.off_requested_at);
+  f.get("next_check_at", p.next_check_at);
+  f.get("attempt_deadline", p.attempt_deadline);
+  f.get("deadline", p.deadline);
+  f.get("checks", p.checks);
+  f.getEnum("last_power", p.last_power, &powerStateFromString);
+  f.get("confirmed_by", p.confirmed_by);
+  f.get("confirmed_at", p.confirmed_at);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return p;
+}
+
+Result<Incident> decodeIncident(const json& j, const std::string& path) {
+  Incident i;
+  Fields f(j, path);
+  f.get("id", i.id);
+  f.get("node", i.node);
+  f.getEnum("phase", i.phase, &phaseFromString);
+  f.get("detected_at", i.detected_at);
+  f.get("updated_at", i.updated_at);
+  f.get("fenced_at", i.fenced_at);
+  f.get("compute_down_at", i.compute_down_at);
+  f.get("evacuated_at", i.evacuated_at);
+  f.get("closed_at", i.closed_at);
+  f.getObject("fence", i.fence, &decodeFenceProgress);
+  f.get("force_down_attempts", i.force_down_attempts);
+  f.getArray("instances", i.instances, &decodeInstanceRecord);
+  f.get("problems", i.problems);
+  f.get("revision", i.revision);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return i;
+}
+
+Result<Event> decodeEvent(const json& j, const std::string& path) {
+  Event e;
+  Fields f(j, path);
+  f.getEnum("kind", e.kind, &eventKindFromString);
+  f.get("at", e.at);
+  f.get("node", e.node);
+  f.get("level", e.level);
+  f.get("attempt", e.attempt);
+  f.get("attempt_deadline", e.attempt_deadline);
+  f.get("fence_deadline", e.fence_deadline);
+  f.get("next_check_at", e.next_check_at);
+  f.getEnum("power", e.power, &powerStateFromString);
+  f.get("who", e.who);
+  f.get("instance_id", e.instance_id);
+  f.get("host", e.host);
+  f.get("status", e.status);
+  f.get("task_state", e.task_state);
+  f.getArray("records", e.records, &decodeInstanceRecord);
+  f.get("final", e.final);
+  f.get("detail", e.detail);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return e;
+}
+
+Result<InstanceOutcome> decodeInstanceOutcome(const json& j, const std::string& path) {
+  InstanceOutcome o;
+  Fields f(j, path);
+  f.get("id", o.id);
+  f.get("name", o.name);
+  f.get("from_host", o.from_host);
+  f.get("to_host", o.to_host);
+  f.get("ok", o.ok);
+  f.get("reason", o.reason);
+  f.get("down_ms", o.down_ms);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return o;
+}
+
+Result<Notification> decodeNotification(const json& j, const std::string& path) {
+  Notification n;
+  Fields f(j, path);
+  f.getEnum("kind", n.kind, &notificationKindFromString);
+  f.getEnum("audience", n.audience, &audienceFromString);
+  f.get("project_id", n.project_id);
+  f.get("incident_id", n.incident_id);
+  f.get("node", n.node);
+  f.get("at", n.at);
+  f.get("subject", n.subject);
+  f.get("summary", n.summary);
+  f.getArray("instances", n.instances, &decodeInstanceOutcome);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return n;
+}
+
+Result<OutboxItem> decodeOutboxItem(const json& j, const std::string& path) {
+  OutboxItem o;
+  Fields f(j, path);
+  f.get("id", o.id);
+  f.get("notifier", o.notifier);
+  f.getObject("notification", o.notification, &decodeNotification);
+  f.get("attempts", o.attempts);
+  f.get("next_attempt_at", o.next_attempt_at);
+  f.get("last_error", o.last_error);
+  f.get("delivered_at", o.delivered_at);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return o;
+}
+
+Result<Instance> decodeInstance(const json& j, const std::string& path) {
+  Instance i;
+  Fields f(j, path);
+  f.get("id", i.id);
+  f.get("name", i.name);
+  f.get("project_id", i.project_id);
+  f.get("user_id", i.user_id);
+  f.get("host", i.host);
+  f.get("status", i.status);
+  f.get("task_state", i.task_state);
+  f.get("metadata", i.metadata);
+  f.get("boot_from_volume", i.boot_from_volume);
+  f.get("image_id", i.image_id);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return i;
+}
+
+// The public entry points: the decoders above only use non-throwing accessors after checking
+// types, but nlohmann::json is an exception-throwing library, so the boundary catches its
+// exceptions and turns them into values.
+template <class T>
+Result<T> decodeAt(const json& j, const char* root,
+                   Result<T> (*decode)(const json&, const std::string&)) {
+  try {
+    return decode(j, root);
+  } catch (const json::exception& e) {
+    return fail(ErrorCode::kCorruption, std::string(root) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string_view toString(Audience audience) {
+  switch (audience) {
+    case Audience::kAdmins: return "admins";
+    case Audience::kProject: return "project";
+  }
+  return "?";
+}
+
+std::optional<Audience> audienceFromString(std::string_view s) {
+  for (const Audience a : {Audience::kAdmins, Audience::kProject}) {
+    if (toString(a) == s) return a;
+  }
+  return std::nullopt;
+}
+
+std::optional<PowerState> powerStateFromString(std::string_view s) {
+  for (const PowerState p : {PowerState::kOn, PowerState::kOff, PowerState::kUnknown}) {
+    if (toString(p) == s) return p;
+  }
+  return std::nullopt;
+}
+
+json toJson(const InstanceRecord& r) {
+  return json{
+      {"id", r.id},
+      {"name", r.name},
+      {"project_id", r.project_id},
+      {"user_id", r.user_id},
+      {"priority", r.priority},
+      {"former_status", r.former_status},
+      {"phase", toString(r.phase)},
+      {"attempts", r.attempts},
+      {"requested_at", timeJson(r.requested_at)},
+      {"finished_at", timeJson(r.finished_at)},
+      {"new_host", r.new_host},
+      {"reason", r.reason},
+  };
+}
+
+json toJson(const FenceProgress& p) {
+  return json{
+      {"level", p.level},
+      {"attempt", p.attempt},
+      {"off_requested_at", timeJson(p.off_requested_at)},
+      {"next_check_at", timeJson(p.next_check_at)},
+      {"attempt_deadline", timeJson(p.attempt_deadline)},
+      {"deadline", timeJson(p.deadline)},
+      {"checks", p.checks},
+      {"last_power", toString(p.last_power)},
+      {"confirmed_by", p.confirmed_by},
+      {"confirmed_at", timeJson(p.confirmed_at)},
+  };
+}
+
+json toJson(const Incident& i) {
+  json instances = json::array();
+  for (const auto& r : i.instances) instances.push_back(toJson(r));
+  return json{
+      {"id", i.id},
+      {"node", i.node},
+      {"phase", toString(i.phase)},
+      {"detected_at", timeJson(i.detected_at)},
+      {"updated_at", timeJson(i.updated_at)},
+      {"fenced_at", timeJson(i.fenced_at)},
+      {"compute_down_at", timeJson(i.compute_down_at)},
+      {"evacuated_at", timeJson(i.evacuated_at)},
+      {"closed_at", timeJson(i.closed_at)},
+      {"fence", toJson(i.fence)},
+      {"force_down_attempts", i.force_down_attempts},
+      {"instances", std::move(instances)},
+      {"problems", i.problems},
+      {"revision", i.revision},
+  };
+}
+
+json toJson(const Event& e) {
+  json records = json::array();
+  for (const auto& r : e.records) records.push_back(toJson(r));
+  return json{
+      {"kind", toString(e.kind)},
+      {"at", timeJson(e.at)},
+      {"node", e.node},
+      {"level", e.level},
+      {"attempt", e.attempt},
+      {"attempt_deadline", timeJson(e.attempt_deadline)},
+      {"fence_deadline", timeJson(e.fence_deadline)},
+      {"next_check_at", timeJson(e.next_check_at)},
+      {"power", toString(e.power)},
+      {"who", e.who},
+      {"instance_id", e.instance_id},
+      {"host", e.host},
+      {"status", e.status},
+      {"task_state", e.task_state},
+      {"records", std::move(records)},
+      {"final", e.final},
+      {"detail", e.detail},
+  };
+}
+
+json toJson(const InstanceOutcome& o) {
+  return json{
+      {"id", o.id}, {"name", o.name},     {"from_host", o.from_host}, {"to_host", o.to_host},
+      {"ok", o.ok}, {"reason", o.reason}, {"down_ms", o.down_ms},
+  };
+}
+
+json toJson(const Notification& n) {
+  json instances = json::array();
+  for (const auto& o : n.instances) instances.push_back(toJson(o));
+  return json{
+      {"kind", toString(n.kind)},
+      {"audience", toString(n.audience)},
+      {"project_id", n.project_id},
+      {"incident_id", n.incident_id},
+      {"node", n.node},
+      {"at", timeJson(n.at)},
+      {"subject", n.subject},
+      {"summary", n.summary},
+      {"instances", std::move(instances)},
+  };
+}
+
+json toJson(const OutboxItem& o) {
+  return json{
+      {"id", o.id},
+      {"notifier", o.notifier},
+      {"notification", toJson(o.notification)},
+      {"attempts", o.attempts},
+      {"next_attempt_at", timeJson(o.next_attempt_at)},
+      {"last_error", o.last_error},
+      {"delivered_at", timeJson(o.delivered_at)},
+  };
+}
+
+json toJson(const Instance& i) {
+  return json{
+      {"id", i.id},
+      {"name", i.name},
+      {"project_id", i.project_id},
+      {"user_id", i.user_id},
+      {"host", i.host},
+      {"status", i.status},
+      {"task_state", i.task_state},
+      {"metadata", i.metadata},
+      {"boot_from_volume", i.boot_from_volume},
+      {"image_id", i.image_id},
+  };
+}
+
+Result<InstanceRecord> instanceRecordFromJson(const json& j) {
+  return decodeAt(j, "instance_record", &decodeInstanceRecord);
+}
+Result<FenceProgress> fenceProgressFromJson(const json& j) {
+  return decodeAt(j, "fence", &decodeFenceProgress);
+}
+Result<Incident> incidentFromJson(const json& j) {
+  return decodeAt(j, "incident", &decodeIncident);
+}
+Result<Event> eventFromJson(const json& j) {
+  return decodeAt(j, "event", &decodeEvent);
+}
+Result<InstanceOutcome> instanceOutcomeFromJson(const json& j) {
+  return decodeAt(j, "instance_outcome", &decodeInstanceOutcome);
+}
+Result<Notification> notificationFromJson(const json& j) {
+  return decodeAt(j, "notification", &decodeNotification);
+}
+Result<OutboxItem> outboxItemFromJson(const json& j) {
+  return decodeAt(j, "outbox_item", &decodeOutboxItem);
+}
+Result<Instance> instanceFromJson(const json& j) {
+  return decodeAt(j, "instance", &decodeInstance);
+}
+
+Result<json> parseJson(std::string_view text) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    return fail(ErrorCode::kCorruption, std::string("not valid JSON: ") + e.what());
+  }
+}
+
+std::string dumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace fdr
