@@ -19,10 +19,23 @@
 
 namespace fdr {
 
+namespace keystone {
+class KeystoneClient;  // src/clients/keystone/keystone_client.h
+}  // namespace keystone
+namespace nova {
+class NovaClient;  // src/clients/nova/nova_client.h
+}  // namespace nova
+
 // What a driver may use. Owned by the caller; outlives every driver created with it.
 struct DriverContext {
   Clock& clock;
   const std::vector<Node>& nodes;  // the inventory
+  // The one Keystone session of the process (token cache, catalog), built from
+  // [keystone_authtoken]; nullptr when that section is not configured. Drivers that talk to
+  // OpenStack share it (the e-mail notifier looks up a project's users with it).
+  keystone::KeystoneClient* keystone = nullptr;
+  // The Nova client on that session (microversion negotiated once); nullptr likewise.
+  nova::NovaClient* nova = nullptr;
 };
 
 template <class Interface>

@@ -17,6 +17,7 @@
 #include "app/builtin_drivers.h"
 #include "app/config/config.h"
 #include "app/dry_run.h"
+#include "app/openstack_session.h"
 #include "app/status_report.h"
 #include "app/wiring.h"
 #include "core/codec.h"
@@ -80,6 +81,7 @@ std::optional<config::Config> loadConfig(const Globals& globals) {
 
 struct Loaded {
   config::Config config;
+  std::unique_ptr<OpenStackSession> openstack;  // null when no cloud credentials are configured
   Registry registry;
   std::unique_ptr<DriverContext> context;
   Pipeline pipeline;
@@ -98,6 +100,15 @@ std::unique_ptr<Loaded> loadAll(const Globals& globals, Clock& clock) {
     return nullptr;
   }
   loaded->context = std::make_unique<DriverContext>(DriverContext{clock, loaded->config.nodes});
+  auto session = OpenStackSession::create(loaded->config, clock, keystone::processEnvironment());
+  if (session) {
+    loaded->openstack = std::move(*session);
+    loaded->context->keystone = &loaded->openstack->keystone();
+    loaded->context->nova = &loaded->openstack->nova();
+  } else if (session.error().code != ErrorCode::kNotFound) {
+    std::cerr << "error: cloud credentials: " << session.error().message << "\n";
+    return nullptr;
+  }
   Diagnostics diag;
   auto pipeline = buildPipeline(loaded->config, loaded->registry, *loaded->context, diag, true);
   if (!diag.items().empty()) std::cerr << diag.format();

@@ -8,6 +8,7 @@
 
 #include "core/incident_machine.h"
 #include "core/kill_point.h"
+#include "freezer/options.h"
 
 namespace fdr::core {
 namespace {
@@ -469,9 +470,23 @@ std::vector<InstanceRecord> Engine::toRecords(const std::vector<Instance>& insta
                      vm.id, policy_.priority_key, it->second, e.what());
       }
     }
+    std::optional<bool> opted_in;
+    if (auto it = vm.metadata.find(policy_.ha_enabled_key); it != vm.metadata.end()) {
+      opted_in = parseBool(it->second);
+      if (!opted_in) {
+        spdlog::warn("instance {}: metadata {}='{}' is neither true nor false; taken as not set",
+                     vm.id, policy_.ha_enabled_key, it->second);
+      }
+    }
     if (cannotEvacuate(vm.status)) {
       r.phase = InstancePhase::kSkipped;
       r.reason = "cannot be evacuated in state " + vm.status;
+    } else if (opted_in == false) {
+      r.phase = InstancePhase::kSkipped;
+      r.reason = "opted out (metadata " + policy_.ha_enabled_key + ")";
+    } else if (!policy_.evacuate_all && opted_in != true) {
+      r.phase = InstancePhase::kSkipped;
+      r.reason = "not opted in (metadata " + policy_.ha_enabled_key + " is not true)";
     }
     records.push_back(std::move(r));
   }

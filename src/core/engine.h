@@ -35,6 +35,10 @@ struct EnginePolicy {
   int evacuation_concurrency = 10;
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";
+  // Which instances: all (opted-out ones excepted) or only those opted in, by this metadata key
+  // (as Masakari's HA_Enabled): "true"/"yes"/"1" opts in, "false"/"no"/"0" opts out.
+  bool evacuate_all = true;
+  std::string ha_enabled_key = "HA_Enabled";
   int storm_max_nodes = 2;
   int storm_max_percent = 50;
   std::vector<std::string> maintenance;

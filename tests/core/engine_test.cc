@@ -382,6 +382,36 @@ TEST_F(EngineTest, ShelvedInstancesAreReportedNotDropped) {
   EXPECT_EQ(world_.evacuations["running"], 1);
 }
 
+TEST_F(EngineTest, OptInAndOptOutByMetadata) {
+  world_.instances.clear();
+  addInstance("plain", "compute-1", "ACTIVE");
+  addInstance("in", "compute-1", "ACTIVE");
+  addInstance("out", "compute-1", "ACTIVE");
+  world_.instances[1].metadata["HA_Enabled"] = "True";
+  world_.instances[2].metadata["HA_Enabled"] = "false";
+  policy_.evacuate_all = false;
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  monitor_.down = {"compute-1"};
+  runFor(*engine, 20s);
+  auto incident = incidents()[0];
+  EXPECT_EQ(incident.phase, Phase::kDone);
+  EXPECT_EQ(world_.evacuations, (std::map<std::string, int>{{"in", 1}}));
+  EXPECT_EQ(core::findInstance(incident, "plain")->phase, InstancePhase::kSkipped);
+  EXPECT_NE(core::findInstance(incident, "plain")->reason.find("not opted in"), std::string::npos);
+  EXPECT_NE(core::findInstance(incident, "out")->reason.find("opted out"), std::string::npos);
+}
+
+TEST_F(EngineTest, EvacuateAllStillSkipsOptedOut) {
+  world_.instances.clear();
+  addInstance("plain", "compute-1", "ACTIVE");
+  addInstance("out", "compute-1", "ACTIVE");
+  world_.instances[1].metadata["HA_Enabled"] = "no";
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  monitor_.down = {"compute-1"};
+  runFor(*engine, 20s);
+  EXPECT_EQ(world_.evacuations, (std::map<std::string, int>{{"plain", 1}}));
+}
+
 TEST_F(EngineTest, ForceDownIsRetriedThenAlerts) {
   auto engine = makeEngine({Mode::kWorks}, journal_);
   evacuator_->refuse_force_down = true;
