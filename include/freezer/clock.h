@@ -14,8 +14,12 @@ using Duration = std::chrono::milliseconds;
 // timings are journaled and must keep their meaning across a restart of the daemon.
 using TimePoint = std::chrono::time_point<std::chrono::system_clock, Duration>;
 
-inline int64_t toMillis(TimePoint t) { return t.time_since_epoch().count(); }
-inline TimePoint fromMillis(int64_t ms) { return TimePoint(Duration(ms)); }
+inline int64_t toMillis(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+inline TimePoint fromMillis(int64_t ms) {
+  return TimePoint(Duration(ms));
+}
 // ISO 8601 UTC with milliseconds, e.g. 2026-11-25T09:04:53.120Z.
 std::string formatTime(TimePoint t);
 

@@ -10,7 +10,7 @@ namespace fdr {
 struct Diagnostic {
   enum class Severity { kError, kWarning };
   Severity severity = Severity::kError;
-  std::string where;    // "file:line", "file:line [section] key", or a source name
+  std::string where;  // "file:line", "file:line [section] key", or a source name
   std::string message;
 };
 

@@ -49,28 +49,28 @@ struct InstanceRecord {
   std::string name;
   std::string project_id;
   std::string user_id;
-  int priority = 0;             // higher first
-  std::string former_status;    // status on the failed host: ACTIVE, SHUTOFF, ...
+  int priority = 0;           // higher first
+  std::string former_status;  // status on the failed host: ACTIVE, SHUTOFF, ...
   InstancePhase phase = InstancePhase::kPending;
-  int attempts = 0;             // evacuate requests made
+  int attempts = 0;  // evacuate requests made
   std::optional<TimePoint> requested_at;
   std::optional<TimePoint> finished_at;
   std::string new_host;
-  std::string reason;           // last failure or skip reason
+  std::string reason;  // last failure or skip reason
 
   friend bool operator==(const InstanceRecord&, const InstanceRecord&) = default;
 };
 
 struct FenceProgress {
-  int level = 0;                          // index into the node's fencer levels
-  int attempt = 0;                        // attempts made at this level
+  int level = 0;    // index into the node's fencer levels
+  int attempt = 0;  // attempts made at this level
   std::optional<TimePoint> off_requested_at;
   std::optional<TimePoint> next_check_at;
   std::optional<TimePoint> attempt_deadline;
-  std::optional<TimePoint> deadline;      // of the whole fence
-  int checks = 0;                         // status reads since the last power-off request
+  std::optional<TimePoint> deadline;  // of the whole fence
+  int checks = 0;                     // status reads since the last power-off request
   PowerState last_power = PowerState::kUnknown;
-  std::string confirmed_by;               // "fencer:<driver>" or "operator:<who>"
+  std::string confirmed_by;  // "fencer:<driver>" or "operator:<who>"
   std::optional<TimePoint> confirmed_at;
 
   friend bool operator==(const FenceProgress&, const FenceProgress&) = default;

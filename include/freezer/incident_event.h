@@ -15,26 +15,26 @@
 namespace fdr {
 
 enum class EventKind {
-  kDetected,                  // node; creates the incident
-  kPowerOffRequested,         // intent, journaled before the call: level, attempt, deadlines
-  kPowerOffFailed,            // the fencer refused or erred: detail
-  kPowerObserved,             // a status read: power, next_check_at
-  kFenceConfirmed,            // power read back OFF: who (fencer name)
-  kFenceFailed,               // deadline passed or every level exhausted: detail
-  kOperatorConfirmedFenced,   // an operator vouches the node is off: who
-  kForceDownRequested,        // intent, journaled before the call
+  kDetected,                 // node; creates the incident
+  kPowerOffRequested,        // intent, journaled before the call: level, attempt, deadlines
+  kPowerOffFailed,           // the fencer refused or erred: detail
+  kPowerObserved,            // a status read: power, next_check_at
+  kFenceConfirmed,           // power read back OFF: who (fencer name)
+  kFenceFailed,              // deadline passed or every level exhausted: detail
+  kOperatorConfirmedFenced,  // an operator vouches the node is off: who
+  kForceDownRequested,       // intent, journaled before the call
   kForceDownDone,
-  kForceDownFailed,           // detail; final = give up (kForceDownFailed phase)
-  kInstancesListed,           // records: the instances on the node, in recovery order
-  kInstancesListFailed,       // detail
-  kEvacuationRequested,       // intent for instance_id, journaled before the call
-  kEvacuationAccepted,        // instance_id
-  kEvacuationRejected,        // instance_id, detail, final
-  kInstanceObserved,          // instance_id, host, status, task_state
-  kInstanceTimedOut,          // instance_id
-  kNotificationsQueued,       // users and admins told (outbox)
+  kForceDownFailed,      // detail; final = give up (kForceDownFailed phase)
+  kInstancesListed,      // records: the instances on the node, in recovery order
+  kInstancesListFailed,  // detail
+  kEvacuationRequested,  // intent for instance_id, journaled before the call
+  kEvacuationAccepted,   // instance_id
+  kEvacuationRejected,   // instance_id, detail, final
+  kInstanceObserved,     // instance_id, host, status, task_state
+  kInstanceTimedOut,     // instance_id
+  kNotificationsQueued,  // users and admins told (outbox)
   kClosed,
-  kCancelled,                 // who, detail
+  kCancelled,  // who, detail
 };
 std::string_view toString(EventKind k);
 std::optional<EventKind> eventKindFromString(std::string_view s);

@@ -62,8 +62,7 @@ class Journal {
   [[nodiscard]] virtual Result<std::vector<Event>> events(const std::string& incident_id) = 0;
 
   // Outbox: undelivered items whose next attempt is due at `now`, oldest first.
-  [[nodiscard]] virtual Result<std::vector<OutboxItem>> dueOutbox(TimePoint now,
-                                                                  size_t limit) = 0;
+  [[nodiscard]] virtual Result<std::vector<OutboxItem>> dueOutbox(TimePoint now, size_t limit) = 0;
   [[nodiscard]] virtual Result<std::vector<OutboxItem>> undeliveredOutbox() = 0;
   [[nodiscard]] virtual Status markDelivered(int64_t id, TimePoint at) = 0;
   [[nodiscard]] virtual Status markAttemptFailed(int64_t id, const std::string& error,

@@ -64,9 +64,9 @@ struct Instance {
   std::string name;
   std::string project_id;
   std::string user_id;
-  std::string host;         // the compute host it is on (OS-EXT-SRV-ATTR:host)
-  std::string status;       // ACTIVE, SHUTOFF, ERROR, REBUILD, ...
-  std::string task_state;   // empty when none
+  std::string host;        // the compute host it is on (OS-EXT-SRV-ATTR:host)
+  std::string status;      // ACTIVE, SHUTOFF, ERROR, REBUILD, ...
+  std::string task_state;  // empty when none
   std::map<std::string, std::string> metadata;
   bool boot_from_volume = false;
   std::string image_id;

@@ -31,10 +31,10 @@ struct InstanceOutcome {
   std::string id;
   std::string name;
   std::string from_host;
-  std::string to_host;   // empty if it did not come back
+  std::string to_host;  // empty if it did not come back
   bool ok = false;
-  std::string reason;    // why it failed or was skipped
-  int64_t down_ms = 0;   // from the failure's detection to confirmed running elsewhere
+  std::string reason;   // why it failed or was skipped
+  int64_t down_ms = 0;  // from the failure's detection to confirmed running elsewhere
 };
 
 struct Notification {
@@ -45,7 +45,7 @@ struct Notification {
   std::string node;
   TimePoint at;
   std::string subject;
-  std::string summary;     // one paragraph of plain text
+  std::string summary;  // one paragraph of plain text
   std::vector<InstanceOutcome> instances;
 };
 

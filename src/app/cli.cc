@@ -8,11 +8,11 @@
 #include <stop_token>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "app/builtin_drivers.h"
 #include "app/config/config.h"
@@ -206,16 +206,15 @@ int cmdCheck(const Globals& globals, bool dry_run) {
     }
     journal = std::move(*opened);
   }
-  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock,
-                      loaded->config.nodes);
+  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock, loaded->config.nodes);
   if (auto resumed = engine.resume(); !resumed) {
     std::cerr << "error: " << resumed.error().message << "\n";
     return kExitRuntime;
   }
   const config::Config& cfg = loaded->config;
   // Long enough for the grace period, a fence and every evacuation; then give up and report.
-  const TimePoint give_up = clock.now() + cfg.grace + cfg.fence_deadline + cfg.instance_timeout *
-                                                                             (cfg.evacuation_retries + 1) +
+  const TimePoint give_up = clock.now() + cfg.grace + cfg.fence_deadline +
+                            cfg.instance_timeout * (cfg.evacuation_retries + 1) +
                             std::chrono::seconds(30);
   const TimePoint started = clock.now();
   std::set<std::string> resumed_ids;
@@ -286,9 +285,9 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   auto recent = (*journal)->recentIncidents(limit);
   auto undelivered = (*journal)->undeliveredOutbox();
   auto paused = (*journal)->setting("paused");
-  for (const Error* e : {open ? nullptr : &open.error(), recent ? nullptr : &recent.error(),
-                         undelivered ? nullptr : &undelivered.error(),
-                         paused ? nullptr : &paused.error()}) {
+  for (const Error* e :
+       {open ? nullptr : &open.error(), recent ? nullptr : &recent.error(),
+        undelivered ? nullptr : &undelivered.error(), paused ? nullptr : &paused.error()}) {
     if (e != nullptr) {
       std::cerr << "error: " << e->message << "\n";
       return kExitRuntime;
@@ -362,8 +361,8 @@ int runCli(int argc, char** argv) {
   status->add_option("--limit", limit, "recent incidents to show")->check(CLI::PositiveNumber);
   std::string host;
   std::string who;
-  auto* confirm = app.add_subcommand(
-      "confirm-fenced", "vouch that HOST is powered off when no fencer can reach it");
+  auto* confirm = app.add_subcommand("confirm-fenced",
+                                     "vouch that HOST is powered off when no fencer can reach it");
   confirm->add_option("HOST", host, "the compute host (as in the inventory)")->required();
   confirm->add_option("--who", who, "who confirms (default: the invoking user)");
 

@@ -87,7 +87,8 @@ class DryRunNotifier final : public Notifier {
  public:
   DryRunNotifier(std::string name, std::ostream& out) : name_(std::move(name)), out_(out) {}
   Status send(const Notification& n) override {
-    out_ << "[dry-run] would notify " << (n.audience == Audience::kAdmins ? "the admins" : "project " + n.project_id)
+    out_ << "[dry-run] would notify "
+         << (n.audience == Audience::kAdmins ? "the admins" : "project " + n.project_id)
          << " through " << name_ << ": " << n.subject << "\n";
     return {};
   }

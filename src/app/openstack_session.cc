@@ -27,8 +27,9 @@ keystone::AuthTokenSection toAuthTokenSection(const config::KeystoneAuth& auth) 
   return s;
 }
 
-Result<std::unique_ptr<OpenStackSession>> OpenStackSession::create(
-    const config::Config& config, Clock& clock, const keystone::EnvLookup& env) {
+Result<std::unique_ptr<OpenStackSession>> OpenStackSession::create(const config::Config& config,
+                                                                   Clock& clock,
+                                                                   const keystone::EnvLookup& env) {
   const keystone::AuthTokenSection section = toAuthTokenSection(config.keystone);
   auto credentials =
       keystone::resolveCredentials(config.keystone.configured() ? &section : nullptr, env);

@@ -16,13 +16,13 @@ void printIncident(std::ostream& out, const Incident& i) {
   out << fmt::format("incident {}  node {}  phase {}\n", i.id, i.node, toString(i.phase));
   out << fmt::format("  detected {}  fenced {}  compute-down {}  evacuated {}  closed {}\n",
                      formatTime(i.detected_at), after(i.detected_at, i.fenced_at),
-                     after(i.detected_at, i.compute_down_at),
-                     after(i.detected_at, i.evacuated_at), after(i.detected_at, i.closed_at));
+                     after(i.detected_at, i.compute_down_at), after(i.detected_at, i.evacuated_at),
+                     after(i.detected_at, i.closed_at));
   if (!i.fence.confirmed_by.empty()) {
     out << fmt::format("  power-off confirmed by {}\n", i.fence.confirmed_by);
   } else if (i.phase == Phase::kFencing || i.phase == Phase::kFenceFailed) {
-    out << fmt::format("  fencing: level {}, attempt {}, last power state {}\n",
-                       i.fence.level + 1, i.fence.attempt, toString(i.fence.last_power));
+    out << fmt::format("  fencing: level {}, attempt {}, last power state {}\n", i.fence.level + 1,
+                       i.fence.attempt, toString(i.fence.last_power));
   }
   if (!i.instances.empty()) {
     size_t done = 0;

@@ -66,12 +66,12 @@ std::optional<Pipeline> buildPipeline(const config::Config& config, const Regist
       ok = false;
       continue;
     }
-    pipeline.fencers.emplace_back(uniqueName(fencer_names, built->first),
-                                  std::move(built->second));
+    pipeline.fencers.emplace_back(uniqueName(fencer_names, built->first), std::move(built->second));
   }
   if (config.fencers.empty()) {
-    diag.error(config.path, "[fencer] no driver configured: freezer-dr never evacuates a node "
-                            "it cannot fence");
+    diag.error(config.path,
+               "[fencer] no driver configured: freezer-dr never evacuates a node "
+               "it cannot fence");
     ok = false;
   }
   if (auto built = build(registry.evacuators, config.evacuator, context, diag, create); built) {

@@ -27,7 +27,9 @@ bool isRunningOrSettled(const Instance& vm, const std::string& failed_host) {
   return !vm.host.empty() && vm.host != failed_host;
 }
 
-std::string seconds(Duration d) { return fmt::format("{:.1f} s", d.count() / 1000.0); }
+std::string seconds(Duration d) {
+  return fmt::format("{:.1f} s", d.count() / 1000.0);
+}
 
 }  // namespace
 
@@ -59,8 +61,8 @@ Status Engine::resume() {
       try {
         up_ms = std::stoll(**up);
       } catch (const std::exception& e) {
-        spdlog::warn("journal setting {}{} = '{}' is not a time ({})", kNodeUpPrefix,
-                     incident.node, **up, e.what());
+        spdlog::warn("journal setting {}{} = '{}' is not a time ({})", kNodeUpPrefix, incident.node,
+                     **up, e.what());
       }
     }
     if (!incident.closed_at || up_ms < toMillis(*incident.closed_at)) {
@@ -69,9 +71,10 @@ Status Engine::resume() {
   }
   for (Incident& incident : *incidents) {
     if (node(incident.node) == nullptr) {
-      spdlog::warn("incident {} is for node {}, which is not in the inventory any more; it is "
-                   "kept open for an operator",
-                   incident.id, incident.node);
+      spdlog::warn(
+          "incident {} is for node {}, which is not in the inventory any more; it is "
+          "kept open for an operator",
+          incident.id, incident.node);
     }
     spdlog::info("resuming incident {} ({})", incident.id, toString(incident.phase));
     if (incident.phase == Phase::kFencing) reissue_power_off_.insert(incident.id);
@@ -102,8 +105,7 @@ Status Engine::record(Incident& incident, Event ev, std::vector<Notification> ou
     spdlog::error("refused transition: {}", next.error().message);
     return std::unexpected(next.error());
   }
-  if (auto committed = journal_.commit(JournalEntry{*next, ev, std::move(outbox)},
-                                       notifier_names_);
+  if (auto committed = journal_.commit(JournalEntry{*next, ev, std::move(outbox)}, notifier_names_);
       !committed) {
     spdlog::error("incident {}: cannot journal '{}': {}", incident.id, toString(ev.kind),
                   committed.error().message);
@@ -134,8 +136,8 @@ TickSummary Engine::tick() {
     if (verdict.sources_known > 0 && verdict.sources_down == 0 &&
         recovered_nodes_.contains(verdict.node)) {
       spdlog::info("node {} is up again", verdict.node);
-      if (auto saved = journal_.setSetting(kNodeUpPrefix + verdict.node,
-                                           std::to_string(toMillis(now)));
+      if (auto saved =
+              journal_.setSetting(kNodeUpPrefix + verdict.node, std::to_string(toMillis(now)));
           saved) {
         recovered_nodes_.erase(verdict.node);
       } else {
@@ -225,8 +227,8 @@ void Engine::openIncidents(TickSummary& summary) {
     storm = fmt::format("storm guard: {} nodes down at once (limit {})", down.size(),
                         policy_.storm_max_nodes);
   } else if (down.size() * 100 > static_cast<size_t>(policy_.storm_max_percent) * total) {
-    storm = fmt::format("storm guard: {} of {} nodes down at once (limit {}%)", down.size(),
-                        total, policy_.storm_max_percent);
+    storm = fmt::format("storm guard: {} of {} nodes down at once (limit {}%)", down.size(), total,
+                        policy_.storm_max_percent);
   }
   std::string paused;
   if (auto value = journal_.setting("paused"); value && value->value_or("") == "1") {
@@ -290,8 +292,7 @@ void Engine::openIncidents(TickSummary& summary) {
     if (auto committed =
             journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
         !committed) {
-      spdlog::error("cannot journal the incident of {}: {}", hostname,
-                    committed.error().message);
+      spdlog::error("cannot journal the incident of {}: {}", hostname, committed.error().message);
       continue;
     }
     spdlog::warn("node {} failed: incident {} opened", hostname, created->id);
@@ -374,7 +375,8 @@ bool Engine::advanceFencing(Incident& incident) {
                               "freezer-dr could not confirm that " + incident.node +
                                   " is powered off: " + why +
                                   ". Its instances are NOT evacuated. Power it off by hand, "
-                                  "then run: freezer-dr confirm-fenced " + incident.node)})
+                                  "then run: freezer-dr confirm-fenced " +
+                                  incident.node)})
         .has_value();
   };
   if (fence.deadline && now >= *fence.deadline) {
@@ -404,8 +406,8 @@ bool Engine::advanceFencing(Incident& incident) {
       return true;
     }
   }
-  const bool attempt_over = !fence.off_requested_at ||
-                            (fence.attempt_deadline && now >= *fence.attempt_deadline);
+  const bool attempt_over =
+      !fence.off_requested_at || (fence.attempt_deadline && now >= *fence.attempt_deadline);
   if (!attempt_over) return false;  // keep polling at next_check_at
   if (fence.attempt < policy_.fence_retries) {
     return requestPowerOff(incident, fence.level, fence.attempt + 1, false).has_value();
@@ -413,10 +415,10 @@ bool Engine::advanceFencing(Incident& incident) {
   if (fence.level + 1 < static_cast<int>(drivers_.fencers.size())) {
     return requestPowerOff(incident, fence.level + 1, 1, false).has_value();
   }
-  return fail_fence(fmt::format("every fencing level failed ({} level(s), {} attempt(s) each); "
-                                "last power state read: {}",
-                                drivers_.fencers.size(), policy_.fence_retries,
-                                toString(fence.last_power)));
+  return fail_fence(
+      fmt::format("every fencing level failed ({} level(s), {} attempt(s) each); "
+                  "last power state read: {}",
+                  drivers_.fencers.size(), policy_.fence_retries, toString(fence.last_power)));
 }
 
 bool Engine::advanceForceDown(Incident& incident) {
@@ -426,9 +428,9 @@ bool Engine::advanceForceDown(Incident& incident) {
     return false;
   }
   if (!record(incident, event(EventKind::kForceDownRequested))) return false;
-  const std::string reason = fmt::format(
-      "freezer-dr: host fenced ({}) at {}, instances being evacuated (incident {})",
-      incident.fence.confirmed_by, formatTime(*incident.fenced_at), incident.id);
+  const std::string reason =
+      fmt::format("freezer-dr: host fenced ({}) at {}, instances being evacuated (incident {})",
+                  incident.fence.confirmed_by, formatTime(*incident.fenced_at), incident.id);
   auto down = drivers_.evacuator->forceDown(*node(incident.node), reason);
   killPoint("effect:force-down-requested");
   if (down) {
@@ -438,15 +440,15 @@ bool Engine::advanceForceDown(Incident& incident) {
   }
   Event failed = event(EventKind::kForceDownFailed);
   failed.final = incident.force_down_attempts >= policy_.force_down_max_attempts;
-  failed.detail = "cannot force the compute service of " + incident.node +
-                  " down: " + down.error().message;
+  failed.detail =
+      "cannot force the compute service of " + incident.node + " down: " + down.error().message;
   next_force_down_[incident.id] = now + policy_.force_down_retry;
   std::vector<Notification> outbox;
   if (failed.final) {
-    outbox.push_back(adminAlert(incident, NotificationKind::kRecoveryStuck,
-                                "[freezer-dr] URGENT: " + incident.node +
-                                    " is off but its instances cannot be evacuated",
-                                failed.detail));
+    outbox.push_back(adminAlert(
+        incident, NotificationKind::kRecoveryStuck,
+        "[freezer-dr] URGENT: " + incident.node + " is off but its instances cannot be evacuated",
+        failed.detail));
   }
   spdlog::warn("incident {}: {}", incident.id, failed.detail);
   (void)record(incident, failed, std::move(outbox));
@@ -501,8 +503,8 @@ bool Engine::advanceListing(Incident& incident) {
   auto instances = drivers_.evacuator->listInstances(*node(incident.node));
   if (!instances) {
     Event failed = event(EventKind::kInstancesListFailed);
-    failed.detail = "cannot list the instances of " + incident.node + ": " +
-                    instances.error().message;
+    failed.detail =
+        "cannot list the instances of " + incident.node + ": " + instances.error().message;
     (void)record(incident, failed);
     return false;
   }
@@ -564,8 +566,8 @@ void Engine::followEvacuations() {
     if (!record(incident, observed)) continue;
     const InstanceRecord* after = findInstance(incident, observed.instance_id);
     if (after->phase == InstancePhase::kDone && before != InstancePhase::kDone) {
-      spdlog::info("incident {}: instance {} ({}) runs on {}", incident.id, after->id,
-                   after->name, after->new_host);
+      spdlog::info("incident {}: instance {} ({}) runs on {}", incident.id, after->id, after->name,
+                   after->new_host);
       continue;
     }
     if ((after->phase == InstancePhase::kRebuilding || after->phase == InstancePhase::kRequested) &&
@@ -641,8 +643,7 @@ void Engine::requestEvacuations() {
     rejected.instance_id = r->id;
     rejected.final = r->attempts > policy_.evacuation_retries;
     rejected.detail = i < results.size() ? results[i].error().message : "no answer";
-    spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id,
-                 rejected.detail);
+    spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id, rejected.detail);
     (void)record(incident, rejected);
   }
 }
@@ -653,8 +654,7 @@ bool Engine::advanceClosing(Incident& incident) {
     spdlog::info("incident {} done", incident.id);
     return true;
   }
-  return record(incident, event(EventKind::kNotificationsQueued),
-                completionNotifications(incident))
+  return record(incident, event(EventKind::kNotificationsQueued), completionNotifications(incident))
       .has_value();
 }
 
@@ -711,8 +711,8 @@ std::vector<Notification> Engine::completionNotifications(const Incident& incide
       fmt::format("[freezer-dr] {}: {} of {} instances recovered", incident.node, ok, all.size()),
       fmt::format("Node {} failed at {}, was fenced ({}) and its instances evacuated: {} of {} "
                   "running elsewhere.",
-                  incident.node, formatTime(incident.detected_at), incident.fence.confirmed_by,
-                  ok, all.size()));
+                  incident.node, formatTime(incident.detected_at), incident.fence.confirmed_by, ok,
+                  all.size()));
   admins.instances = std::move(all);
   out.push_back(std::move(admins));
   return out;
@@ -729,26 +729,24 @@ void Engine::deliverOutbox() {
   for (const OutboxItem& item : *due) {
     auto it = std::find_if(drivers_.notifiers.begin(), drivers_.notifiers.end(),
                            [&](const NamedNotifier& n) { return n.name == item.notifier; });
-    Status sent = it == drivers_.notifiers.end()
-                      ? fail(ErrorCode::kNotFound,
-                             "notifier '" + item.notifier + "' is no longer configured")
-                      : it->notifier->send(item.notification);
+    Status sent =
+        it == drivers_.notifiers.end()
+            ? fail(ErrorCode::kNotFound, "notifier '" + item.notifier + "' is no longer configured")
+            : it->notifier->send(item.notification);
     if (sent) {
       if (auto marked = journal_.markDelivered(item.id, clock_.now()); !marked) {
-        spdlog::warn("cannot mark notification {} delivered: {}", item.id,
-                     marked.error().message);
+        spdlog::warn("cannot mark notification {} delivered: {}", item.id, marked.error().message);
       }
       continue;
     }
-    const Duration backoff = std::min(
-        policy_.outbox_backoff_initial * (1 << std::min(item.attempts, 16)),
-        policy_.outbox_backoff_max);
-    spdlog::warn("notifier {}: delivery of notification {} failed (attempt {}): {}",
-                 item.notifier, item.id, item.attempts + 1, sent.error().message);
+    const Duration backoff =
+        std::min(policy_.outbox_backoff_initial * (1 << std::min(item.attempts, 16)),
+                 policy_.outbox_backoff_max);
+    spdlog::warn("notifier {}: delivery of notification {} failed (attempt {}): {}", item.notifier,
+                 item.id, item.attempts + 1, sent.error().message);
     if (auto marked = journal_.markAttemptFailed(item.id, sent.error().message, now + backoff);
         !marked) {
-      spdlog::warn("cannot record the failed delivery of {}: {}", item.id,
-                   marked.error().message);
+      spdlog::warn("cannot record the failed delivery of {}: {}", item.id, marked.error().message);
     }
   }
 }

@@ -65,8 +65,8 @@ struct EngineDrivers {
 };
 
 struct TickSummary {
-  std::set<std::string> failed;   // nodes the detector says failed
-  std::set<std::string> suspect;  // nodes seen down by some source, not (yet) failed
+  std::set<std::string> failed;     // nodes the detector says failed
+  std::set<std::string> suspect;    // nodes seen down by some source, not (yet) failed
   std::vector<std::string> vetoes;  // why a failed node was not acted on
   // Failed nodes already fenced and evacuated by a closed incident, not seen up since: they
   // are left alone (no second fence) until they come back.
@@ -125,8 +125,8 @@ class Engine {
   std::vector<Node> nodes_;
   std::vector<std::string> notifier_names_;
   Detector detector_;
-  std::map<std::string, Incident> open_;          // by incident id
-  std::set<std::string> alerted_vetoes_;          // "node|reason" already alerted
+  std::map<std::string, Incident> open_;              // by incident id
+  std::set<std::string> alerted_vetoes_;              // "node|reason" already alerted
   std::map<std::string, TimePoint> next_force_down_;  // incident id → earliest retry
   // Nodes whose last incident closed and that have not been seen up since.
   std::set<std::string> recovered_nodes_;

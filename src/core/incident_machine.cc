@@ -18,10 +18,10 @@ bool in(InstancePhase p, std::initializer_list<InstancePhase> allowed) {
 
 std::unexpected<Error> refuse(const Incident& incident, const Event& event,
                               const std::string& why = "") {
-  return fail(ErrorCode::kInvalidArgument,
-              fmt::format("incident {}: event '{}' is not allowed in phase '{}'{}", incident.id,
-                          toString(event.kind), toString(incident.phase),
-                          why.empty() ? "" : ": " + why));
+  return fail(
+      ErrorCode::kInvalidArgument,
+      fmt::format("incident {}: event '{}' is not allowed in phase '{}'{}", incident.id,
+                  toString(event.kind), toString(incident.phase), why.empty() ? "" : ": " + why));
 }
 
 bool isFinal(InstancePhase p) {
@@ -70,8 +70,8 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
   switch (event.kind) {
     case EventKind::kEvacuationRequested:
       if (!in(record->phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
-        return refuse(next, event, "instance " + record->id + " is " +
-                                       std::string(toString(record->phase)));
+        return refuse(next, event,
+                      "instance " + record->id + " is " + std::string(toString(record->phase)));
       }
       record->phase = InstancePhase::kRequested;
       record->attempts += 1;
@@ -117,8 +117,7 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
       }
       back_to_pending_or_failed(event.detail.empty() ? "timed out" : event.detail);
       break;
-    default:
-      return refuse(next, event);
+    default: return refuse(next, event);
   }
   finishIfAllFinal(next, event.at);
   return next;
@@ -258,8 +257,7 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
     case EventKind::kEvacuationAccepted:
     case EventKind::kEvacuationRejected:
     case EventKind::kInstanceObserved:
-    case EventKind::kInstanceTimedOut:
-      return applyInstanceEvent(std::move(next), event);
+    case EventKind::kInstanceTimedOut: return applyInstanceEvent(std::move(next), event);
 
     case EventKind::kNotificationsQueued:
       if (!in(next.phase, {Phase::kEvacuated, Phase::kPartlyEvacuated})) {
@@ -281,8 +279,7 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
       problem(next, event);
       return next;
 
-    case EventKind::kDetected:
-      break;  // handled above
+    case EventKind::kDetected: break;  // handled above
   }
   return refuse(incident, event);
 }

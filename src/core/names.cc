@@ -86,20 +86,36 @@ constexpr std::array<std::pair<NotificationKind, std::string_view>, 7> kNotifica
 
 }  // namespace
 
-std::string_view toString(Phase p) { return nameOf(kPhases, p); }
-std::optional<Phase> phaseFromString(std::string_view s) { return valueOf(kPhases, s); }
-bool isTerminal(Phase p) { return p == Phase::kDone || p == Phase::kCancelled; }
-bool isFailurePhase(Phase p) { return p == Phase::kFenceFailed || p == Phase::kForceDownFailed; }
+std::string_view toString(Phase p) {
+  return nameOf(kPhases, p);
+}
+std::optional<Phase> phaseFromString(std::string_view s) {
+  return valueOf(kPhases, s);
+}
+bool isTerminal(Phase p) {
+  return p == Phase::kDone || p == Phase::kCancelled;
+}
+bool isFailurePhase(Phase p) {
+  return p == Phase::kFenceFailed || p == Phase::kForceDownFailed;
+}
 
-std::string_view toString(InstancePhase p) { return nameOf(kInstancePhases, p); }
+std::string_view toString(InstancePhase p) {
+  return nameOf(kInstancePhases, p);
+}
 std::optional<InstancePhase> instancePhaseFromString(std::string_view s) {
   return valueOf(kInstancePhases, s);
 }
 
-std::string_view toString(EventKind k) { return nameOf(kEvents, k); }
-std::optional<EventKind> eventKindFromString(std::string_view s) { return valueOf(kEvents, s); }
+std::string_view toString(EventKind k) {
+  return nameOf(kEvents, k);
+}
+std::optional<EventKind> eventKindFromString(std::string_view s) {
+  return valueOf(kEvents, s);
+}
 
-std::string_view toString(NotificationKind k) { return nameOf(kNotificationKinds, k); }
+std::string_view toString(NotificationKind k) {
+  return nameOf(kNotificationKinds, k);
+}
 std::optional<NotificationKind> notificationKindFromString(std::string_view s) {
   return valueOf(kNotificationKinds, s);
 }

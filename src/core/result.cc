@@ -17,6 +17,8 @@ std::string_view toString(ErrorCode code) {
   return "unknown error";
 }
 
-std::string Error::toString() const { return message + " [" + std::string(fdr::toString(code)) + "]"; }
+std::string Error::toString() const {
+  return message + " [" + std::string(fdr::toString(code)) + "]";
+}
 
 }  // namespace fdr

@@ -9,7 +9,8 @@ using namespace std::chrono_literals;
 
 const TimePoint kT0 = fromMillis(1'700'000'000'000);
 
-std::vector<Observation> obs(std::initializer_list<std::tuple<std::string, std::string, Health>> l) {
+std::vector<Observation> obs(
+    std::initializer_list<std::tuple<std::string, std::string, Health>> l) {
   std::vector<Observation> out;
   for (const auto& [node, source, health] : l) out.push_back({node, source, health, kT0, ""});
   return out;

@@ -73,9 +73,9 @@ Event forInstance(EventKind kind, const std::string& id) {
 }
 
 Incident fencedAndDown() {
-  return applyAll(detected(), {powerOffRequested(), observed(PowerState::kOff), fenceConfirmed(),
-                               at(EventKind::kForceDownRequested, 40ms),
-                               at(EventKind::kForceDownDone, 45ms)});
+  return applyAll(detected(),
+                  {powerOffRequested(), observed(PowerState::kOff), fenceConfirmed(),
+                   at(EventKind::kForceDownRequested, 40ms), at(EventKind::kForceDownDone, 45ms)});
 }
 
 TEST(IncidentMachine, DetectedCreatesTheIncident) {
@@ -163,8 +163,8 @@ TEST(IncidentMachine, InstancesAreFollowedToTheirFormerState) {
 }
 
 TEST(IncidentMachine, StillOnTheFailedHostIsNotDone) {
-  Incident i = applyAll(fencedAndDown(), {listed({"vm1"}),
-                                          forInstance(EventKind::kEvacuationRequested, "vm1")});
+  Incident i = applyAll(fencedAndDown(),
+                        {listed({"vm1"}), forInstance(EventKind::kEvacuationRequested, "vm1")});
   Event same_host = forInstance(EventKind::kInstanceObserved, "vm1");
   same_host.host = "compute-1";
   same_host.status = "ACTIVE";
@@ -173,8 +173,8 @@ TEST(IncidentMachine, StillOnTheFailedHostIsNotDone) {
 }
 
 TEST(IncidentMachine, RejectionsRetryThenFailAndTheIncidentIsPartial) {
-  Incident i = applyAll(fencedAndDown(), {listed({"vm1"}),
-                                          forInstance(EventKind::kEvacuationRequested, "vm1")});
+  Incident i = applyAll(fencedAndDown(),
+                        {listed({"vm1"}), forInstance(EventKind::kEvacuationRequested, "vm1")});
   Event rejected = forInstance(EventKind::kEvacuationRejected, "vm1");
   rejected.detail = "409";
   i = applyAll(i, {rejected});

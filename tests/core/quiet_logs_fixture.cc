@@ -13,7 +13,6 @@ class QuietLogs : public ::testing::Environment {
   }
 };
 
-[[maybe_unused]] const auto* const kQuietLogs =
-    ::testing::AddGlobalTestEnvironment(new QuietLogs);
+[[maybe_unused]] const auto* const kQuietLogs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
 
 }  // namespace

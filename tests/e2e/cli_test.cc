@@ -16,20 +16,20 @@ namespace {
 class CliTest : public ::testing::Test {
  protected:
   CliTest() {
-    dir_.write("servers.yml", "servers:\n"
-                              "  - {id: 1, hostname: compute-1, fencer-password: s3cr3t-pw}\n"
-                              "  - {id: 2, hostname: compute-2, fencer-password: s3cr3t-pw}\n"
-                              "  - {id: 3, hostname: compute-3, fencer-password: s3cr3t-pw}\n");
+    dir_.write("servers.yml",
+               "servers:\n"
+               "  - {id: 1, hostname: compute-1, fencer-password: s3cr3t-pw}\n"
+               "  - {id: 2, hostname: compute-2, fencer-password: s3cr3t-pw}\n"
+               "  - {id: 3, hostname: compute-3, fencer-password: s3cr3t-pw}\n");
     dir_.write("down", "");
     writeConfig("");
   }
   void writeConfig(const std::string& extra) {
     dir_.write("freezer-dr.conf",
-               "[DEFAULT]\nwait = 0.2\npoll-interval = 0.05\njournal = " +
-                   dir_.file("journal.db") + "\n" + extra +
-                   "[monitoring]\ndriver = fake\n[monitoring.fake]\ndown-file = " +
-                   dir_.file("down") + "\n[fencer]\ndriver = fake\ncredentials-file = " +
-                   dir_.file("servers.yml") +
+               "[DEFAULT]\nwait = 0.2\npoll-interval = 0.05\njournal = " + dir_.file("journal.db") +
+                   "\n" + extra + "[monitoring]\ndriver = fake\n[monitoring.fake]\ndown-file = " +
+                   dir_.file("down") +
+                   "\n[fencer]\ndriver = fake\ncredentials-file = " + dir_.file("servers.yml") +
                    "\n[evacuation]\ndriver = fake\n[notifiers]\ndriver = file\nendpoint = " +
                    dir_.file("notes.jsonl") + "\n");
   }
@@ -97,8 +97,8 @@ TEST_F(CliTest, MissingConfigFileIsNamed) {
 
 TEST_F(CliTest, FenceFailureExitsThreeAndConfirmFencedLetsItFinish) {
   writeConfig("");
-  dir_.write("freezer-dr.conf", slurp(dir_.file("freezer-dr.conf")) +
-                                    "[fencer.fake]\nfail = compute-2\n");
+  dir_.write("freezer-dr.conf",
+             slurp(dir_.file("freezer-dr.conf")) + "[fencer.fake]\nfail = compute-2\n");
   dir_.write("down", "compute-2\n");
   // A short fence deadline keeps the test quick.
   std::string conf = slurp(dir_.file("freezer-dr.conf"));
@@ -126,8 +126,8 @@ TEST_F(CliTest, DaemonStopsCleanlyOnSigtermAndHoldsTheLock) {
   ProcessResult second;
   TempDir second_dir;
   while (std::chrono::steady_clock::now() < deadline) {
-    second = runProcess({binaryPath(), "--config-file", dir_.file("freezer-dr.conf"), "check"},
-                        {}, second_dir.path());
+    second = runProcess({binaryPath(), "--config-file", dir_.file("freezer-dr.conf"), "check"}, {},
+                        second_dir.path());
     if (second.exit_code == 2) break;
     std::this_thread::yield();
   }

@@ -25,25 +25,36 @@ std::string config(const TempDir& dir) {
   return "[DEFAULT]\n"
          "wait = 0.2\n"
          "poll-interval = 0.05\n"
-         "journal = " + dir.file("journal.db") + "\n"
+         "journal = " +
+         dir.file("journal.db") +
+         "\n"
          "[monitoring]\n"
          "driver = fake\n"
          "[monitoring.fake]\n"
-         "down-file = " + dir.file("down") + "\n"
+         "down-file = " +
+         dir.file("down") +
+         "\n"
          "[fencer]\n"
          "driver = fake\n"
-         "credentials-file = " + dir.file("servers.yml") + "\n"
+         "credentials-file = " +
+         dir.file("servers.yml") +
+         "\n"
          "[fencer.fake]\n"
-         "state-file = " + dir.file("power.json") + "\n"
+         "state-file = " +
+         dir.file("power.json") +
+         "\n"
          "[evacuation]\n"
          "driver = fake\n"
          "[evacuation.fake]\n"
-         "cloud-file = " + dir.file("cloud.json") + "\n"
+         "cloud-file = " +
+         dir.file("cloud.json") +
+         "\n"
          "instances-per-node = 3\n"
          "rebuild-polls = 2\n"
          "[notifiers]\n"
          "driver = file\n"
-         "endpoint = " + dir.file("notifications.jsonl") + "\n";
+         "endpoint = " +
+         dir.file("notifications.jsonl") + "\n";
 }
 
 struct CrashBed {
@@ -59,9 +70,9 @@ struct CrashBed {
   }
   nlohmann::json cloud() const { return nlohmann::json::parse(slurp(dir.file("cloud.json"))); }
   nlohmann::json status() const {
-    auto r = runProcess({binaryPath(), "--config-file", dir.file("freezer-dr.conf"), "status",
-                         "--json"},
-                        {}, dir.path());
+    auto r =
+        runProcess({binaryPath(), "--config-file", dir.file("freezer-dr.conf"), "status", "--json"},
+                   {}, dir.path());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out, nullptr, false);
   }
@@ -89,9 +100,9 @@ class KillPointTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(KillPointTest, RestartFinishesAndEvacuatesEachInstanceOnce) {
   CrashBed setup;
   auto killed = setup.check({{"FREEZER_DR_KILL_AT", GetParam()}});
-  ASSERT_EQ(killed.signal, SIGKILL) << "the kill point was never reached; exit "
-                                    << killed.exit_code << "\n"
-                                    << killed.out << killed.err;
+  ASSERT_EQ(killed.signal, SIGKILL)
+      << "the kill point was never reached; exit " << killed.exit_code << "\n"
+      << killed.out << killed.err;
   auto resumed = setup.check();
   ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
 
@@ -116,9 +127,8 @@ TEST_P(KillPointTest, RestartFinishesAndEvacuatesEachInstanceOnce) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryJournaledStep, KillPointTest,
-    ::testing::Values("after:detected", "after:power-off-requested",
-                      "effect:power-off-requested", "after:power-observed",
-                      "after:fence-confirmed", "after:force-down-requested",
+    ::testing::Values("after:detected", "after:power-off-requested", "effect:power-off-requested",
+                      "after:power-observed", "after:fence-confirmed", "after:force-down-requested",
                       "effect:force-down-requested", "after:force-down-done",
                       "after:instances-listed", "after:evacuation-requested",
                       "after:evacuation-requested:2", "after:evacuation-requested:3",

@@ -20,10 +20,10 @@ extern char** environ;
 namespace fdr::testing {
 
 struct ProcessResult {
-  int exit_code = -1;   // when it exited
-  int signal = 0;       // when a signal killed it
-  std::string out;      // stdout
-  std::string err;      // stderr
+  int exit_code = -1;  // when it exited
+  int signal = 0;      // when a signal killed it
+  std::string out;     // stdout
+  std::string err;     // stderr
 };
 
 inline std::string binaryPath() {

@@ -107,8 +107,8 @@ class FakeEvacuator final : public Evacuator {
     const std::string host = vm->value("host", "");
     if (!cloud["services"].value(host, json::object()).value("forced_down", false)) {
       return fail(ErrorCode::kConflict, "fake cloud: compute service of " + host +
-                                            " is still in use (instance " +
-                                            request.instance_id + ")");
+                                            " is still in use (instance " + request.instance_id +
+                                            ")");
     }
     if (contains(settings_.fail_instances, request.instance_id)) {
       return fail(ErrorCode::kConflict,
@@ -171,9 +171,8 @@ class FakeEvacuator final : public Evacuator {
   }
 
   json seed() const {
-    json cloud = {{"services", json::object()},
-                  {"instances", json::array()},
-                  {"evacuations", json::array()}};
+    json cloud = {
+        {"services", json::object()}, {"instances", json::array()}, {"evacuations", json::array()}};
     for (const Node& node : nodes_) {
       cloud["services"][node.hostname] = {{"forced_down", false}, {"disabled", false}};
       for (int64_t i = 1; i <= settings_.instances_per_node; ++i) {
@@ -239,15 +238,25 @@ Status registerFakeEvacuator(Registry& registry) {
       .description = "a simulated cloud in memory or in a JSON file",
       .schema =
           {
-              {.name = "cloud-file", .type = OptionType::kPath, .default_value = "",
+              {.name = "cloud-file",
+               .type = OptionType::kPath,
+               .default_value = "",
                .help = "JSON file holding the simulated cloud, shared across restarts"},
-              {.name = "instances-per-node", .type = OptionType::kInt, .default_value = "3",
+              {.name = "instances-per-node",
+               .type = OptionType::kInt,
+               .default_value = "3",
                .help = "instances created on each node when the cloud is new"},
-              {.name = "rebuild-polls", .type = OptionType::kInt, .default_value = "1",
+              {.name = "rebuild-polls",
+               .type = OptionType::kInt,
+               .default_value = "1",
                .help = "status reads an instance stays in REBUILD"},
-              {.name = "fail-instances", .type = OptionType::kList, .default_value = "",
+              {.name = "fail-instances",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "instances whose evacuation is refused"},
-              {.name = "error-instances", .type = OptionType::kList, .default_value = "",
+              {.name = "error-instances",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "instances whose rebuild ends in ERROR"},
           },
       .create = [](const Options& options, DriverContext& context) -> Result<EvacuatorPtr> {
@@ -258,8 +267,7 @@ Status registerFakeEvacuator(Registry& registry) {
           return fail(ErrorCode::kInvalidArgument,
                       "fake evacuator: instances-per-node and rebuild-polls must be >= 0");
         }
-        return std::make_unique<FakeEvacuator>(std::move(settings), context.clock,
-                                               context.nodes);
+        return std::make_unique<FakeEvacuator>(std::move(settings), context.clock, context.nodes);
       },
   });
 }

@@ -28,9 +28,9 @@ class FakeFencer final : public Fencer {
 
   Status powerOff(const Node& node) override {
     if (contains(faults_.fail, node.hostname)) {
-      return fail(ErrorCode::kUnavailable, "fake fencer: BMC of " + node.hostname +
-                                               " refused power-off (configured to fail)",
-                  true);
+      return fail(
+          ErrorCode::kUnavailable,
+          "fake fencer: BMC of " + node.hostname + " refused power-off (configured to fail)", true);
     }
     if (contains(faults_.stuck_on, node.hostname)) return {};  // lies: stays on
     return setPower(node, "off");
@@ -86,9 +86,8 @@ class FakeFencer final : public Fencer {
     Table table;
     for (const auto& [host, value] : doc.items()) {
       if (!value.is_string()) {
-        return fail(ErrorCode::kCorruption,
-                    "fake fencer: state file " + state_file_ + ": power of " + host +
-                        " is not a string");
+        return fail(ErrorCode::kCorruption, "fake fencer: state file " + state_file_ +
+                                                ": power of " + host + " is not a string");
       }
       table[host] = value.get<std::string>();
     }
@@ -110,13 +109,21 @@ Status registerFakeFencer(Registry& registry) {
       .description = "a simulated power table that fails or lies as configured",
       .schema =
           {
-              {.name = "fail", .type = OptionType::kList, .default_value = "",
+              {.name = "fail",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "hosts whose BMC refuses every request"},
-              {.name = "stuck-on", .type = OptionType::kList, .default_value = "",
+              {.name = "stuck-on",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "hosts that stay on although power-off is accepted"},
-              {.name = "unknown", .type = OptionType::kList, .default_value = "",
+              {.name = "unknown",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "hosts whose power state cannot be read"},
-              {.name = "state-file", .type = OptionType::kPath, .default_value = "",
+              {.name = "state-file",
+               .type = OptionType::kPath,
+               .default_value = "",
                .help = "JSON power table shared across restarts"},
           },
       .create = [](const Options& options, DriverContext&) -> Result<FencerPtr> {

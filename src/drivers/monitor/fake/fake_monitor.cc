@@ -11,7 +11,9 @@ namespace {
 class FakeMonitor final : public Monitor {
  public:
   FakeMonitor(Clock& clock, std::vector<std::string> down, std::string down_file, int sources)
-      : clock_(clock), down_(std::move(down)), down_file_(std::move(down_file)),
+      : clock_(clock),
+        down_(std::move(down)),
+        down_file_(std::move(down_file)),
         sources_(sources) {}
 
   Result<std::vector<Observation>> poll(std::span<const Node> nodes) override {
@@ -57,11 +59,17 @@ Status registerFakeMonitor(Registry& registry) {
       .description = "reports the configured nodes down (for demos and tests)",
       .schema =
           {
-              {.name = "nodes_down", .type = OptionType::kList, .default_value = "",
+              {.name = "nodes_down",
+               .type = OptionType::kList,
+               .default_value = "",
                .help = "hostnames reported down"},
-              {.name = "down-file", .type = OptionType::kPath, .default_value = "",
+              {.name = "down-file",
+               .type = OptionType::kPath,
+               .default_value = "",
                .help = "file with one hostname per line, re-read at every poll"},
-              {.name = "sources", .type = OptionType::kInt, .default_value = "2",
+              {.name = "sources",
+               .type = OptionType::kInt,
+               .default_value = "2",
                .help = "how many independent sources the fake stands for"},
           },
       .create = [](const Options& options, DriverContext& context) -> Result<MonitorPtr> {

@@ -34,9 +34,13 @@ Status registerFileNotifier(Registry& registry) {
       .description = "appends notifications as JSON lines to a file",
       .schema =
           {
-              {.name = "endpoint", .type = OptionType::kPath, .default_value = "",
+              {.name = "endpoint",
+               .type = OptionType::kPath,
+               .default_value = "",
                .help = "the file (the [notifiers] endpoint)"},
-              {.name = "path", .type = OptionType::kPath, .default_value = "",
+              {.name = "path",
+               .type = OptionType::kPath,
+               .default_value = "",
                .help = "the file; overrides endpoint"},
           },
       .create = [](const Options& options, DriverContext&) -> Result<NotifierPtr> {
