@@ -308,7 +308,8 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   return kExitOk;
 }
 
-int cmdConfirmFenced(const Globals& globals, const std::string& host, std::string who) {
+int cmdOperatorCommand(const Globals& globals, const std::string& kind, const std::string& host,
+                       std::string who) {
   auto cfg = loadConfig(globals);
   if (!cfg) return kExitConfig;
   if (who.empty()) {
@@ -322,7 +323,7 @@ int cmdConfirmFenced(const Globals& globals, const std::string& host, std::strin
     return kExitRuntime;
   }
   OperatorCommand command;
-  command.kind = "confirm-fenced";
+  command.kind = kind;
   command.node = host;
   command.who = who;
   command.at = SystemClock().now();
@@ -330,8 +331,14 @@ int cmdConfirmFenced(const Globals& globals, const std::string& host, std::strin
     std::cerr << "error: " << queued.error().message << "\n";
     return kExitRuntime;
   }
-  std::cout << "queued: " << who << " confirms that " << host
-            << " is powered off; the running freezer-dr resumes its recovery at its next step\n";
+  if (kind == "fence") {
+    std::cout << "queued: " << who << " asks to fence " << host
+              << "; the running freezer-dr powers it off and evacuates it at its next step\n";
+  } else {
+    std::cout << "queued: " << who << " confirms that " << host
+              << " is powered off; the running freezer-dr resumes its recovery at its next "
+                 "step\n";
+  }
   return kExitOk;
 }
 
@@ -365,6 +372,10 @@ int runCli(int argc, char** argv) {
                                      "vouch that HOST is powered off when no fencer can reach it");
   confirm->add_option("HOST", host, "the compute host (as in the inventory)")->required();
   confirm->add_option("--who", who, "who confirms (default: the invoking user)");
+  auto* fence = app.add_subcommand(
+      "fence", "fence HOST by hand through the same path (power-off confirmed, then evacuation)");
+  fence->add_option("HOST", host, "the compute host (as in the inventory)")->required();
+  fence->add_option("--who", who, "who asks (default: the invoking user)");
 
   try {
     app.parse(argc, argv);
@@ -375,7 +386,8 @@ int runCli(int argc, char** argv) {
   if (*check) return cmdCheck(globals, dry_run);
   if (*validate) return cmdValidate(globals);
   if (*status) return cmdStatus(globals, as_json, limit);
-  if (*confirm) return cmdConfirmFenced(globals, host, who);
+  if (*confirm) return cmdOperatorCommand(globals, "confirm-fenced", host, who);
+  if (*fence) return cmdOperatorCommand(globals, "fence", host, who);
   return kExitConfig;
 }
 

@@ -203,6 +203,22 @@ void Engine::runOperatorCommands() {
         outcome = record(it->second, ev) ? "done: incident " + it->first + " resumes"
                                          : "failed: could not journal the confirmation";
       }
+    } else if (command.kind == "fence") {
+      // A fence asked for by hand goes through the same path (confirmed power-off, then
+      // evacuation); the guards are for automatic decisions and do not apply.
+      const bool busy = std::any_of(open_.begin(), open_.end(), [&](const auto& entry) {
+        return entry.second.node == command.node;
+      });
+      if (node(command.node) == nullptr) {
+        outcome = "refused: " + command.node + " is not in the inventory";
+      } else if (busy) {
+        outcome = "refused: " + command.node + " already has an open incident";
+      } else {
+        outcome = openIncident(command.node, "Node " + command.node + " is fenced by hand by " +
+                                                 command.who + ".")
+                      ? "done: fencing " + command.node
+                      : "failed: could not journal the incident";
+      }
     } else {
       outcome = "refused: unknown command '" + command.kind + "'";
     }
@@ -274,32 +290,37 @@ void Engine::openIncidents(TickSummary& summary) {
       }
       continue;
     }
-    Incident incident;
-    Event detected = event(EventKind::kDetected);
-    detected.node = hostname;
-    auto created = apply(incident, detected);
-    if (!created) {
-      spdlog::error("cannot open an incident for {}: {}", hostname, created.error().message);
-      continue;
-    }
-    Notification notice = adminAlert(
-        *created, NotificationKind::kFailureConfirmed,
-        "[freezer-dr] " + hostname + " failed: fencing",
-        "Node " + hostname + " is confirmed down by " +
-            std::to_string(policy_.detector.min_sources) +
-            " or more sources. freezer-dr is powering it off; its instances will be evacuated "
-            "once the power-off is confirmed.");
-    if (auto committed =
-            journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
-        !committed) {
-      spdlog::error("cannot journal the incident of {}: {}", hostname, committed.error().message);
-      continue;
-    }
-    spdlog::warn("node {} failed: incident {} opened", hostname, created->id);
-    killPoint("after:detected");
-    std::string id = created->id;
-    open_.emplace(std::move(id), std::move(*created));
+    (void)openIncident(hostname,
+                       "Node " + hostname + " is confirmed down by " +
+                           std::to_string(policy_.detector.min_sources) + " or more sources.");
   }
+}
+
+Status Engine::openIncident(const std::string& hostname, const std::string& why) {
+  Event detected = event(EventKind::kDetected);
+  detected.node = hostname;
+  detected.detail = why;
+  auto created = apply(Incident{}, detected);
+  if (!created) {
+    spdlog::error("cannot open an incident for {}: {}", hostname, created.error().message);
+    return std::unexpected(created.error());
+  }
+  Notification notice =
+      adminAlert(*created, NotificationKind::kFailureConfirmed,
+                 "[freezer-dr] " + hostname + " failed: fencing",
+                 why + " freezer-dr is powering it off; its instances will be evacuated once "
+                       "the power-off is confirmed.");
+  if (auto committed =
+          journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
+      !committed) {
+    spdlog::error("cannot journal the incident of {}: {}", hostname, committed.error().message);
+    return committed;
+  }
+  spdlog::warn("node {}: incident {} opened: {}", hostname, created->id, why);
+  killPoint("after:detected");
+  std::string id = created->id;
+  open_.emplace(std::move(id), std::move(*created));
+  return {};
 }
 
 void Engine::advance(Incident& incident) {

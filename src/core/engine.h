@@ -101,6 +101,8 @@ class Engine {
 
   void runOperatorCommands();
   void openIncidents(TickSummary& summary);
+  // Opens (and journals) the incident of a failed node; `why` goes to the admins' notice.
+  Status openIncident(const std::string& hostname, const std::string& why);
   void advance(Incident& incident);
   bool advanceFencing(Incident& incident);
   bool advanceForceDown(Incident& incident);

@@ -204,6 +204,25 @@ TEST_F(EngineTest, OperatorConfirmationLetsAFailedFenceFinish) {
   EXPECT_TRUE(journal_.pendingCommands()->empty());
 }
 
+TEST_F(EngineTest, AnOperatorCanFenceAHealthyNodeByHand) {
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  OperatorCommand command;
+  command.kind = "fence";
+  command.node = "compute-2";
+  command.who = "bob";
+  ASSERT_TRUE(journal_.enqueueCommand(command).has_value());
+  command.node = "compute-9";  // not in the inventory
+  ASSERT_TRUE(journal_.enqueueCommand(command).has_value());
+  runFor(*engine, 5s);
+  auto all = incidents();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].node, "compute-2");
+  EXPECT_EQ(all[0].phase, Phase::kDone);
+  EXPECT_EQ(world_.power["compute-2"], PowerState::kOff);
+  EXPECT_EQ(world_.evacuations["other"], 1);
+  EXPECT_TRUE(journal_.pendingCommands()->empty());
+}
+
 TEST_F(EngineTest, ConfirmFencedForANodeWithoutIncidentIsRefused) {
   auto engine = makeEngine({Mode::kWorks}, journal_);
   OperatorCommand command;

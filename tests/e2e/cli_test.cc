@@ -44,7 +44,7 @@ TEST_F(CliTest, VersionAndHelp) {
   auto version = runProcess({binaryPath(), "--version"}, {}, dir_.path());
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("freezer-dr "), std::string::npos);
-  for (const char* sub : {"run", "check", "validate", "status", "confirm-fenced"}) {
+  for (const char* sub : {"run", "check", "validate", "status", "confirm-fenced", "fence"}) {
     auto help = runProcess({binaryPath(), sub, "--help"}, {}, dir_.path());
     EXPECT_EQ(help.exit_code, 0) << sub;
     EXPECT_NE(help.out.find(sub), std::string::npos) << sub << help.out;
