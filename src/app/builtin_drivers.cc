@@ -1,34 +1,27 @@
 #include "app/builtin_drivers.h"
 
 #include "drivers/evacuator/fake/fake_evacuator.h"
+#include "drivers/evacuator/nova/nova_evacuator.h"
 #include "drivers/fencer/fake/fake_fencer.h"
 #include "drivers/fencer/fence_agent/fence_agent_fencer.h"
 #include "drivers/fencer/ipmi/ipmi_fencer.h"
 #include "drivers/fencer/libvirt/libvirt_fencer.h"
 #include "drivers/fencer/redfish/redfish_fencer.h"
 #include "drivers/monitor/fake/fake_monitor.h"
+#include "drivers/monitor/nova/nova_monitor.h"
+#include "drivers/monitor/probe/probe_monitor.h"
+#include "drivers/notifier/email/email_notifier.h"
 #include "drivers/notifier/file/file_notifier.h"
+#include "drivers/notifier/webhook/webhook_notifier.h"
 
 namespace fdr::app {
 
 namespace {
 
 void addPlanned(Registry& r) {
-  r.monitors.addPlanned({"nova",
-                         {"freezer_dr.monitors.drivers.default.driver.StandardDriver"},
-                         "the Nova/Neutron monitor comes with multi-signal detection (issue 6)"});
   r.monitors.addPlanned({"monasca",
                          {"freezer_dr.monitors.drivers.monasca.driver.MonascaDriver"},
                          "the Monasca monitor comes with multi-signal detection (issue 6)"});
-  r.evacuators.addPlanned({"nova",
-                           {"freezer_dr.evacuators.drivers.default.standard.StandardEvacuator"},
-                           "comes with the Nova evacuator (issue 5)"});
-  r.notifiers.addPlanned({"email",
-                          {"freezer_dr.notifiers.drivers.default.default_email.StandardEmail"},
-                          "comes with the notifiers (issue 7)"});
-  r.notifiers.addPlanned({"slack",
-                          {"freezer_dr.notifiers.drivers.slack.slack.SlackNotifier"},
-                          "comes with the webhook notifier (issue 7)"});
 }
 
 }  // namespace
@@ -37,13 +30,18 @@ Status registerBuiltinDrivers(Registry& registry) {
   // One line per built-in driver. A driver added here must be removed from addPlanned().
   for (Status s : {
            drivers::registerFakeMonitor(registry),
+           drivers::registerProbeMonitor(registry),
+           drivers::registerNovaMonitor(registry),
            drivers::registerFakeFencer(registry),
            drivers::registerIpmiFencer(registry),
            drivers::registerRedfishFencer(registry),
            drivers::registerLibvirtFencer(registry),
            drivers::registerFenceAgentFencer(registry),
            drivers::registerFakeEvacuator(registry),
+           drivers::registerNovaEvacuator(registry),
            drivers::registerFileNotifier(registry),
+           drivers::registerEmailNotifier(registry),
+           drivers::registerWebhookNotifier(registry),
        }) {
     if (!s) return s;
   }

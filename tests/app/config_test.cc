@@ -284,6 +284,33 @@ TEST_F(ConfigTest, SeveralDriversWithPerDriverSections) {
   EXPECT_EQ(config->evacuator.options.at("batch").where, path_ + ":18");
 }
 
+TEST_F(ConfigTest, NotifyListAndNotifyFromReachTheNotifiersThatAddressPeople) {
+  const auto config = loadText(
+      "[notifiers]\n"                                          // 1
+      "driver = email, webhook, file\n"                        // 2
+      "endpoint = smtp.example.test\n"                         // 3
+      "notify-list = ops@example.test, oncall@example.test\n"  // 4
+      "notify_from = freezer-dr@example.test\n"                // 5
+      "[notifiers.file]\n"                                     // 6
+      "endpoint = /var/log/freezer-dr/notifications.jsonl\n"); // 7
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  ASSERT_EQ(config->notifiers.size(), 3U);
+  for (size_t i = 0; i < 2; ++i) {  // email and webhook
+    const RawOptions& o = config->notifiers[i].options;
+    ASSERT_TRUE(o.contains("notify-list")) << config->notifiers[i].name;
+    EXPECT_EQ(o.at("notify-list").value, "ops@example.test, oncall@example.test");
+    EXPECT_EQ(o.at("notify-list").where, path_ + ":4");
+    EXPECT_EQ(o.at("notify-from").value, "freezer-dr@example.test");
+  }
+  // The file notifier addresses no one: its schema does not take them.
+  EXPECT_FALSE(config->notifiers[2].options.contains("notify-list"));
+  EXPECT_FALSE(config->notifiers[2].options.contains("notify-from"));
+  // Config keeps them too.
+  EXPECT_EQ(config->notify_list,
+            (std::vector<std::string>{"ops@example.test", "oncall@example.test"}));
+  EXPECT_EQ(config->notify_from, "freezer-dr@example.test");
+}
+
 TEST_F(ConfigTest, DefaultOsOptionsFillOnlyWhatKeystoneAuthtokenLeavesEmpty) {
   const auto config = loadText(
       "[DEFAULT]\n"

@@ -599,6 +599,13 @@ class Loader {
       for (const char* name : {"endpoint", "username", "password", "templates-dir"}) {
         if (const IniEntry* e = v.get(name)) putEntry(notifier.options, *e, name);
       }
+      // And the addresses, which the e-mail notifier needs (the webhook accepts and ignores
+      // them). Not the file notifier: it addresses no one and its schema does not take them.
+      if (notifier.name != "file") {
+        for (const char* name : {"notify-list", "notify-from"}) {
+          if (const IniEntry* e = v.get(name)) putEntry(notifier.options, *e, name);
+        }
+      }
       for (const auto& [key, value] : dict) put(notifier.options, key, value);
     }
   }

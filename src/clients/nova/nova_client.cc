@@ -373,6 +373,22 @@ Result<std::vector<ComputeService>> NovaClient::computeServices(const std::strin
   return out;
 }
 
+Result<std::vector<ComputeService>> NovaClient::allComputeServices() {
+  std::string what;
+  auto doc = getJson("os-services", {{"binary", kComputeBinary}}, what);
+  if (!doc) return std::unexpected(doc.error());
+  FieldReader root(*doc, what);
+  const Json* list = root.array("services");
+  if (!root.ok()) return std::unexpected(root.error());
+  std::vector<ComputeService> out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    auto s = parseService(list->at(i), what, "services[" + std::to_string(i) + "]");
+    if (!s) return std::unexpected(s.error());
+    if (s->binary == kComputeBinary) out.push_back(std::move(*s));
+  }
+  return out;
+}
+
 Result<ComputeService> NovaClient::computeService(const std::string& host) {
   auto services = computeServices(host);
   if (!services) return std::unexpected(services.error());

@@ -164,6 +164,8 @@ class NovaClient {
 
   // nova-compute services whose host is exactly `host`.
   [[nodiscard]] Result<std::vector<ComputeService>> computeServices(const std::string& host);
+  // Every nova-compute service of the cloud, in one call (for monitoring thousands of hosts).
+  [[nodiscard]] Result<std::vector<ComputeService>> allComputeServices();
   // The one nova-compute service of `host`: kNotFound if none, kConflict if several.
   [[nodiscard]] Result<ComputeService> computeService(const std::string& host);
   [[nodiscard]] Status forceDown(const std::string& host);

@@ -38,6 +38,13 @@ Status registerFileNotifier(Registry& registry) {
                .type = OptionType::kPath,
                .default_value = "",
                .help = "the file (the [notifiers] endpoint)"},
+              // The [notifiers] section hands these to every notifier; a file needs none.
+              {.name = "username", .type = OptionType::kString, .default_value = "",
+               .help = "not used by this driver"},
+              {.name = "password", .type = OptionType::kString, .default_value = "",
+               .secret = true, .help = "not used by this driver"},
+              {.name = "templates-dir", .type = OptionType::kPath, .default_value = "",
+               .help = "not used by this driver"},
               {.name = "path",
                .type = OptionType::kPath,
                .default_value = "",

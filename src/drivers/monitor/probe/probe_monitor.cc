@@ -1,0 +1,359 @@
+#include "drivers/monitor/probe/probe_monitor.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <set>
+#include <utility>
+
+namespace fdr::drivers {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::string errnoText(int error) {
+  char buffer[128];
+  // GNU strerror_r returns the message (maybe not in buffer).
+  return strerror_r(error, buffer, sizeof buffer);
+}
+
+// A probe's verdict from the connect error (0 = connected).
+ProbeResult verdict(int error) {
+  if (error == 0) return {Health::kUp, ""};
+  if (error == ECONNREFUSED) return {Health::kDown, "connection refused (port closed)"};
+  if (error == ENETUNREACH || error == EHOSTUNREACH || error == ETIMEDOUT || error == ECONNRESET ||
+      error == EHOSTDOWN || error == ENETDOWN) {
+    return {Health::kDown, "connect: " + errnoText(error)};
+  }
+  // EADDRNOTAVAIL, EACCES, EPERM, ENOBUFS...: a problem on this side, not the node's.
+  return {Health::kUnknown, "cannot probe: " + errnoText(error)};
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+size_t defaultMaxOpen() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 4096;
+  const auto soft = static_cast<size_t>(limit.rlim_cur);
+  // Leave room for the rest of the daemon (journal, HTTP clients, logs).
+  constexpr size_t kReserve = 128;
+  return soft > kReserve + 16 ? soft - kReserve : 16;
+}
+
+class Prober {
+ public:
+  Prober(std::span<const ProbeTarget> targets, Duration timeout, size_t max_open)
+      : targets_(targets),
+        timeout_(timeout),
+        max_open_(std::max<size_t>(1, max_open)),
+        results_(targets.size()),
+        sockets_(targets.size()) {}
+
+  std::vector<ProbeResult> run() {
+    if (targets_.empty()) return {};
+    epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
+    if (epoll_.get() < 0) {
+      const std::string why = "cannot probe: epoll_create1: " + errnoText(errno);
+      for (auto& r : results_) r = {Health::kUnknown, why};
+      return std::move(results_);
+    }
+    std::vector<epoll_event> events(std::min<size_t>(max_open_, 1024));
+    size_t next = 0;
+    while (true) {
+      while (next < targets_.size() && open_ < max_open_) {
+        if (!start(next)) break;  // out of descriptors: wait for open ones to finish
+        ++next;
+      }
+      if (open_ == 0) {
+        if (next >= targets_.size()) break;
+        // Nothing open and still cannot open a socket: the rest cannot be probed.
+        for (; next < targets_.size(); ++next) {
+          results_[next] = {Health::kUnknown, "cannot probe: " + errnoText(start_errno_)};
+        }
+        break;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      expire(now);
+      if (open_ == 0) continue;
+      const auto wait =
+          std::chrono::ceil<std::chrono::milliseconds>(deadlines_.front().first - now);
+      const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
+                                 static_cast<int>(std::max<int64_t>(0, wait.count())));
+      if (n < 0 && errno != EINTR) {
+        const std::string why = "cannot probe: epoll_wait: " + errnoText(errno);
+        for (size_t i = 0; i < targets_.size(); ++i) {
+          if (sockets_[i].get() >= 0 || i >= next) results_[i] = {Health::kUnknown, why};
+        }
+        return std::move(results_);
+      }
+      for (int e = 0; e < n; ++e) finish(static_cast<size_t>(events[e].data.u64));
+      expire(std::chrono::steady_clock::now());
+    }
+    return std::move(results_);
+  }
+
+ private:
+  // Starts the connect of target i. False (nothing recorded) when out of descriptors while others
+  // are open; otherwise the probe is either pending or already has its result.
+  bool start(size_t i) {
+    const ProbeTarget& target = targets_[i];
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    addrinfo* info = nullptr;
+    const std::string port = std::to_string(target.port);
+    if (::getaddrinfo(target.address.c_str(), port.c_str(), &hints, &info) != 0 ||
+        info == nullptr) {
+      results_[i] = {Health::kUnknown, "not a numeric IP address: '" + target.address + "'"};
+      return true;
+    }
+    Fd fd(::socket(info->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+    if (fd.get() < 0) {
+      const int error = errno;
+      ::freeaddrinfo(info);
+      if ((error == EMFILE || error == ENFILE) && open_ > 0) {
+        max_open_ = open_;  // the real limit: go in waves from now on
+        return false;
+      }
+      start_errno_ = error;
+      results_[i] = {Health::kUnknown, "cannot probe: socket: " + errnoText(error)};
+      return true;
+    }
+    const int rc = ::connect(fd.get(), info->ai_addr, info->ai_addrlen);
+    const int error = rc == 0 ? 0 : errno;
+    ::freeaddrinfo(info);
+    if (rc != 0 && error == EINPROGRESS) {
+      epoll_event event{};
+      event.events = EPOLLOUT;
+      event.data.u64 = i;
+      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &event) != 0) {
+        results_[i] = {Health::kUnknown, "cannot probe: epoll_ctl: " + errnoText(errno)};
+        return true;
+      }
+      sockets_[i] = std::move(fd);
+      deadlines_.emplace_back(std::chrono::steady_clock::now() + timeout_, i);
+      ++open_;
+      return true;
+    }
+    results_[i] = verdict(error);
+    return true;
+  }
+
+  void finish(size_t i) {
+    if (sockets_[i].get() < 0) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(sockets_[i].get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    results_[i] = verdict(error);
+    close(i);
+  }
+
+  // Probes past their deadline (deadlines_ is in start order, so in deadline order).
+  void expire(SteadyTime now) {
+    while (!deadlines_.empty() &&
+           (sockets_[deadlines_.front().second].get() < 0 || deadlines_.front().first <= now)) {
+      const size_t i = deadlines_.front().second;
+      deadlines_.pop_front();
+      if (sockets_[i].get() < 0) continue;
+      results_[i] = {Health::kDown, "no answer within " + std::to_string(timeout_.count()) + " ms"};
+      close(i);
+    }
+  }
+
+  void close(size_t i) {
+    // Closing the descriptor removes it from the epoll set.
+    sockets_[i].reset();
+    --open_;
+  }
+
+  std::span<const ProbeTarget> targets_;
+  Duration timeout_;
+  size_t max_open_;
+  std::vector<ProbeResult> results_;
+  std::vector<Fd> sockets_;
+  std::deque<std::pair<SteadyTime, size_t>> deadlines_;
+  size_t open_ = 0;
+  int start_errno_ = EMFILE;
+  Fd epoll_;
+};
+
+class ProbeMonitor final : public Monitor {
+ public:
+  ProbeMonitor(Clock& clock, int port, std::vector<std::string> networks, Duration timeout,
+               Duration interval, std::string source)
+      : clock_(clock),
+        port_(port),
+        networks_(std::move(networks)),
+        timeout_(timeout),
+        interval_(interval),
+        source_(std::move(source)) {}
+
+  Result<std::vector<Observation>> poll(std::span<const Node> nodes) override {
+    const TimePoint now = clock_.now();
+    if (last_probe_ && interval_.count() > 0 && now - *last_probe_ < interval_ &&
+        nodes.size() == last_nodes_) {
+      return last_;
+    }
+    std::vector<ProbeTarget> targets;
+    std::vector<std::pair<const Node*, const std::string*>> owners;
+    for (const std::string& network : networks_) {
+      for (const Node& node : nodes) {
+        std::string address = probeAddress(node, network);
+        if (address.empty()) continue;
+        targets.push_back({std::move(address), port_});
+        owners.emplace_back(&node, &network);
+      }
+    }
+    std::vector<ProbeResult> results = probeAll(targets, timeout_);
+    const TimePoint at = clock_.now();
+    std::vector<Observation> out;
+    out.reserve(results.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      std::string detail = targets[i].address + ":" + std::to_string(port_);
+      if (!results[i].detail.empty()) detail += ": " + results[i].detail;
+      out.push_back(Observation{owners[i].first->hostname, source_ + "/" + *owners[i].second,
+                                results[i].health, at, std::move(detail)});
+    }
+    last_probe_ = now;
+    last_nodes_ = nodes.size();
+    last_ = out;
+    return out;
+  }
+
+ private:
+  Clock& clock_;
+  int port_;
+  std::vector<std::string> networks_;
+  Duration timeout_;
+  Duration interval_;
+  std::string source_;
+  std::optional<TimePoint> last_probe_;
+  size_t last_nodes_ = 0;
+  std::vector<Observation> last_;
+};
+
+bool validName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+std::vector<ProbeResult> probeAll(std::span<const ProbeTarget> targets, Duration timeout,
+                                  size_t max_open) {
+  return Prober(targets, timeout, max_open == 0 ? defaultMaxOpen() : max_open).run();
+}
+
+std::string probeAddress(const Node& node, const std::string& network) {
+  if (auto it = node.extra.find(network + "-addr"); it != node.extra.end()) return it->second;
+  if (network == "mgmt") return node.ip_addr;
+  return "";
+}
+
+Status registerProbeMonitor(Registry& registry) {
+  return registry.monitors.add(DriverFactory<Monitor>{
+      .name = "probe",
+      .aliases = {},
+      .description = "TCP connect probes from the controller to each node, one source per network",
+      .schema =
+          {
+              {.name = "port",
+               .type = OptionType::kInt,
+               .required = true,
+               .default_value = std::nullopt,
+               .help = "TCP port to connect to (libvirt 16509, SSH 22...)"},
+              {.name = "networks",
+               .type = OptionType::kList,
+               .default_value = "mgmt",
+               .help = "networks to probe over, one source each; the address on NAME is the "
+                       "inventory key NAME-addr (mgmt: mgmt-addr, else ip_addr)"},
+              {.name = "timeout",
+               .type = OptionType::kDuration,
+               .default_value = "500ms",
+               .help = "how long a connect may take before the node counts as down"},
+              {.name = "interval",
+               .type = OptionType::kDuration,
+               .default_value = "0",
+               .help = "probe at most this often; between probes, polls repeat the last result "
+                       "(0: probe at every poll)"},
+              {.name = "source",
+               .type = OptionType::kString,
+               .default_value = "probe",
+               .help = "prefix of the source names (<source>/<network>); set it to tell apart "
+                       "two probe monitors on different ports"},
+          },
+      .create = [](const Options& options, DriverContext& context) -> Result<MonitorPtr> {
+        const int64_t port = options.getInt("port");
+        if (port < 1 || port > 65535) {
+          return fail(ErrorCode::kInvalidArgument, "probe monitor: port must be 1..65535");
+        }
+        const Duration timeout = options.getDuration("timeout");
+        if (timeout.count() <= 0 || timeout > std::chrono::minutes(1)) {
+          return fail(ErrorCode::kInvalidArgument,
+                      "probe monitor: timeout must be more than 0 and at most 1m");
+        }
+        const Duration interval = options.getDuration("interval");
+        if (interval.count() < 0) {
+          return fail(ErrorCode::kInvalidArgument, "probe monitor: interval must not be negative");
+        }
+        std::vector<std::string> networks = options.getList("networks");
+        if (networks.empty()) {
+          return fail(ErrorCode::kInvalidArgument, "probe monitor: networks is empty");
+        }
+        std::set<std::string> seen;
+        for (const std::string& network : networks) {
+          if (!validName(network)) {
+            return fail(ErrorCode::kInvalidArgument,
+                        "probe monitor: bad network name '" + network + "'");
+          }
+          if (!seen.insert(network).second) {
+            return fail(ErrorCode::kInvalidArgument,
+                        "probe monitor: network '" + network + "' listed twice");
+          }
+        }
+        const std::string source = options.getString("source");
+        if (!validName(source)) {
+          return fail(ErrorCode::kInvalidArgument, "probe monitor: bad source '" + source + "'");
+        }
+        return std::make_unique<ProbeMonitor>(context.clock, static_cast<int>(port),
+                                              std::move(networks), timeout, interval, source);
+      },
+  });
+}
+
+}  // namespace fdr::drivers

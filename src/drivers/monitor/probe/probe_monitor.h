@@ -1,0 +1,50 @@
+// The probe monitor: TCP connect probes from the controller to every node, on one port (libvirt
+// 16509, SSH 22...), over one or more networks. Each network is its own source ("probe/mgmt",
+// "probe/storage"): a node that answers on none of its networks is down by several independent
+// paths, one that answers on some is a network problem, not a dead host.
+//
+// Address of a node on network NAME: inventory key `NAME-addr`; for "mgmt", `mgmt-addr` or else
+// the node's ip_addr. Numeric IPv4/IPv6 only (no DNS lookups on the poll path). A node without an
+// address on a network gets no observation for it.
+//
+// Verdicts: connected = up; refused (the port is closed: the service is dead), unreachable or no
+// answer within `timeout` = down. A local failure (no file descriptor left, bad address) = unknown.
+//
+// Every probe of a poll runs at once: non-blocking connects multiplexed with epoll on the calling
+// thread, so thousands of nodes take one `timeout`. The number of sockets open at a time is bounded
+// by the process's file-descriptor limit (RLIMIT_NOFILE, minus a reserve); past it the probes go in
+// waves. With `interval`, a poll within `interval` of the last probe returns its observations
+// again instead of probing.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "freezer/registry.h"
+
+namespace fdr::drivers {
+
+// One connect to make: exposed for tests.
+struct ProbeTarget {
+  std::string address;  // numeric IPv4 or IPv6
+  int port = 0;
+};
+
+struct ProbeResult {
+  Health health = Health::kUnknown;
+  std::string detail;
+};
+
+// Connects to every target at once and waits at most `timeout` for each. `max_open` bounds the
+// sockets open at a time (0: derived from RLIMIT_NOFILE). Never fails as a whole: a probe that
+// cannot be made is kUnknown with the reason.
+std::vector<ProbeResult> probeAll(std::span<const ProbeTarget> targets, Duration timeout,
+                                  size_t max_open = 0);
+
+// The address of `node` on `network` per the rules above; empty when it has none.
+std::string probeAddress(const Node& node, const std::string& network);
+
+Status registerProbeMonitor(Registry& registry);
+
+}  // namespace fdr::drivers

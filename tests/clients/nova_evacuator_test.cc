@@ -1,0 +1,430 @@
+// The Nova evacuator against a fake Nova (FakeOpenStack + an in-memory compute API): the order
+// force-down then disable, exact host matching, the worker-pool bound, the rate limit, Nova's
+// refusals and failures, timeouts, and evacuations seen in os-migrations before the server shows
+// them.
+#include "drivers/evacuator/nova/nova_evacuator.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clients/openstack_fake_fixture.h"
+#include "freezer/diagnostics.h"
+
+namespace fdr::drivers {
+namespace {
+
+using fdr::testing::FakeOpenStack;
+using fdr::testing::FakeReply;
+using fdr::testing::FakeRequest;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A compute API over FakeOpenStack: services, servers, evacuations, os-migrations. Handlers run
+// on the fake server's connection threads.
+class FakeNova {
+ public:
+  struct Vm {
+    std::string host;
+    std::string status = "ACTIVE";
+    std::string task_state;
+    std::map<std::string, std::string> metadata;
+    bool boot_from_volume = false;
+  };
+
+  explicit FakeNova(FakeOpenStack& os) : os_(os) {
+    os_.server.on("GET", "/compute/v2.1/", [](const FakeRequest&) {
+      return FakeReply::json(
+          200,
+          {{"version",
+            {{"id", "v2.1"}, {"status", "CURRENT"}, {"version", "2.93"}, {"min_version", "2.1"}}}});
+    });
+    os_.server.on("GET", "/compute/v2.1/os-services", [this](const FakeRequest& r) {
+      std::lock_guard lock(mutex_);
+      json list = json::array();
+      for (const auto& [host, svc] : services) {
+        if (!r.hasParam("host") || r.param("host") == host) list.push_back(svc);
+      }
+      return FakeReply::json(200, {{"services", list}});
+    });
+    os_.server.on("PUT", "/compute/v2.1/os-services/*", [this](const FakeRequest& r) {
+      std::lock_guard lock(mutex_);
+      const std::string id = r.path.substr(r.path.rfind('/') + 1);
+      for (auto& [host, svc] : services) {
+        if (svc["id"] != id) continue;
+        const json body = r.json();
+        for (const auto& [k, v] : body.items()) svc[k] = v;
+        service_updates.push_back(body);
+        return FakeReply::json(200, {{"service", svc}});
+      }
+      return FakeReply::json(404, {{"itemNotFound", {{"message", "no service " + id}}}});
+    });
+    os_.server.on("GET", "/compute/v2.1/os-migrations", [this](const FakeRequest& r) {
+      std::lock_guard lock(mutex_);
+      migration_reads += 1;
+      json list = json::array();
+      for (const json& m : migrations[r.param("instance_uuid")]) list.push_back(m);
+      return FakeReply::json(200, {{"migrations", list}});
+    });
+    for (const char* method : {"GET", "POST"}) {
+      os_.server.on(method, "/compute/v2.1/servers/*",
+                    [this](const FakeRequest& r) { return servers(r); });
+    }
+  }
+
+  void addService(const std::string& id, const std::string& host) {
+    std::lock_guard lock(mutex_);
+    services[host] = {{"id", id},
+                      {"binary", "nova-compute"},
+                      {"host", host},
+                      {"zone", "nova"},
+                      {"status", "enabled"},
+                      {"state", "down"},
+                      {"forced_down", false},
+                      {"disabled_reason", nullptr},
+                      {"updated_at", "2026-01-01T00:00:00.000000"}};
+  }
+  void addVm(const std::string& id, const std::string& host, const std::string& status = "ACTIVE",
+             std::map<std::string, std::string> metadata = {}, bool boot_from_volume = false) {
+    std::lock_guard lock(mutex_);
+    Vm vm;
+    vm.host = host;
+    vm.status = status;
+    vm.metadata = std::move(metadata);
+    vm.boot_from_volume = boot_from_volume;
+    vms[id] = std::move(vm);
+  }
+
+  std::mutex mutex_;
+  std::map<std::string, json> services;  // by host
+  std::vector<json> service_updates;
+  std::map<std::string, Vm> vms;
+  std::map<std::string, std::vector<json>> migrations;  // by instance
+  std::map<std::string, std::pair<int, json>> refuse;   // instance → status, body
+  std::vector<json> evacuate_bodies;
+  int migration_reads = 0;
+  Duration latency{0};  // simulated time each evacuate/show takes to answer
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+
+ private:
+  json serverJson(const std::string& id, const Vm& vm) {
+    return {
+        {"id", id},
+        {"name", "vm-" + id},
+        {"status", vm.status},
+        {"tenant_id", "p-1"},
+        {"user_id", "u-1"},
+        {"metadata", vm.metadata},
+        {"OS-EXT-SRV-ATTR:host", vm.host},
+        {"OS-EXT-SRV-ATTR:hypervisor_hostname", vm.host},
+        {"OS-EXT-STS:task_state", vm.task_state.empty() ? json() : json(vm.task_state)},
+        {"OS-EXT-STS:vm_state", "active"},
+        {"OS-EXT-STS:power_state", 1},
+        {"flavor", {{"original_name", "m1.small"}, {"vcpus", 1}, {"ram", 512}, {"disk", 1}}},
+        {"image", vm.boot_from_volume ? json("") : json{{"id", "img-1"}, {"links", json::array()}}},
+        {"os-extended-volumes:volumes_attached",
+         vm.boot_from_volume ? json::array({{{"id", "vol-1"}}}) : json::array()},
+        {"created", "2026-01-01T00:00:00Z"},
+        {"updated", "2026-01-01T00:00:00Z"}};
+  }
+
+  FakeReply servers(const FakeRequest& r) {
+    const int now = in_flight.fetch_add(1) + 1;
+    for (int seen = max_in_flight.load();
+         now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { n.fetch_sub(1); }
+    } leave{in_flight};
+    // The simulated service time of the fake Nova (not a wait of the test).
+    if (latency.count() > 0) std::this_thread::sleep_for(latency);
+    std::lock_guard lock(mutex_);
+    const std::string rest = r.path.substr(std::string("/compute/v2.1/servers/").size());
+    if (r.method == "GET" && rest == "detail") {
+      json list = json::array();
+      for (const auto& [id, vm] : vms) {
+        if (r.param("host") == vm.host) list.push_back(serverJson(id, vm));
+      }
+      return FakeReply::json(200, {{"servers", list}});
+    }
+    const size_t slash = rest.find('/');
+    const std::string id = rest.substr(0, slash);
+    auto it = vms.find(id);
+    if (it == vms.end()) {
+      return FakeReply::json(
+          404, {{"itemNotFound",
+                 {{"code", 404}, {"message", "Instance " + id + " could not be found."}}}});
+    }
+    if (r.method == "GET" && slash == std::string::npos) {
+      return FakeReply::json(200, {{"server", serverJson(id, it->second)}});
+    }
+    if (r.method == "POST" && rest.substr(slash) == "/action") {
+      if (auto refused = refuse.find(id); refused != refuse.end()) {
+        return FakeReply::json(refused->second.first, refused->second.second);
+      }
+      evacuate_bodies.push_back(r.json());
+      it->second.task_state = "rebuilding";
+      migrations[id].push_back({{"id", static_cast<int>(evacuate_bodies.size())},
+                                {"instance_uuid", id},
+                                {"status", "accepted"},
+                                {"migration_type", "evacuation"},
+                                {"source_compute", it->second.host},
+                                {"created_at", "2026-01-01T00:00:00.000000"}});
+      return FakeReply::json(200, json::object());
+    }
+    return FakeReply::json(404, {{"itemNotFound", {{"message", "no route"}}}});
+  }
+
+  FakeOpenStack& os_;
+};
+
+class NovaEvacuatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { fake.addService("svc-uuid-1", "c1"); }
+
+  Result<EvacuatorPtr> create(std::map<std::string, std::string> raw_options = {},
+                              bool with_nova = true) {
+    if (with_nova && !nova) {
+      os.start();
+      nova = std::make_unique<nova::NovaClient>(*os.keystone);
+    }
+    Registry registry;
+    if (auto s = registerNovaEvacuator(registry); !s) return std::unexpected(s.error());
+    auto factory = registry.evacuators.find("nova");
+    if (!factory) return std::unexpected(factory.error());
+    RawOptions raw;
+    for (const auto& [k, v] : raw_options) raw[k] = RawOption{v, "test"};
+    Diagnostics diag;
+    auto options = Options::parse((*factory)->schema, raw, "[evacuation] driver nova", diag);
+    if (!options) return fail(ErrorCode::kInvalidArgument, diag.format());
+    DriverContext context{.clock = os.clock,
+                          .nodes = nodes,
+                          .keystone = nullptr,
+                          .nova = with_nova ? nova.get() : nullptr};
+    return (*factory)->create(*options, context);
+  }
+
+  static Node node(const std::string& host) {
+    Node n;
+    n.id = host;
+    n.hostname = host;
+    return n;
+  }
+
+  FakeOpenStack os;
+  FakeNova fake{os};
+  std::unique_ptr<nova::NovaClient> nova;
+  std::vector<Node> nodes;
+};
+
+TEST_F(NovaEvacuatorTest, RegisteredUnderItsNameAndTheOriginalsClassPath) {
+  Registry registry;
+  ASSERT_TRUE(registerNovaEvacuator(registry));
+  auto by_alias =
+      registry.evacuators.find("freezer_dr.evacuators.drivers.default.standard.StandardEvacuator");
+  ASSERT_TRUE(by_alias) << by_alias.error().toString();
+  EXPECT_EQ((*by_alias)->name, "nova");
+}
+
+TEST_F(NovaEvacuatorTest, WithoutOpenStackCredentialsCreateSaysWhatToConfigure) {
+  auto evacuator = create({}, false);
+  ASSERT_FALSE(evacuator);
+  EXPECT_NE(evacuator.error().message.find("[keystone_authtoken]"), std::string::npos)
+      << evacuator.error().message;
+}
+
+TEST_F(NovaEvacuatorTest, RejectsABadConcurrency) {
+  auto evacuator = create({{"api-concurrency", "0"}});
+  ASSERT_FALSE(evacuator);
+  EXPECT_NE(evacuator.error().message.find("api-concurrency"), std::string::npos);
+}
+
+TEST_F(NovaEvacuatorTest, ForcesDownThenDisablesWithTheReason) {
+  fake.addService("svc-uuid-10", "c10");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator) << evacuator.error().toString();
+  ASSERT_TRUE((*evacuator)->forceDown(node("c1"), "host fenced"));
+  ASSERT_EQ(fake.service_updates.size(), 2u);
+  EXPECT_EQ(fake.service_updates[0], (json{{"forced_down", true}}));
+  EXPECT_EQ(fake.service_updates[1]["status"], "disabled");
+  EXPECT_EQ(fake.service_updates[1]["disabled_reason"], "host fenced");
+  EXPECT_EQ(fake.services["c1"]["forced_down"], true);
+  EXPECT_EQ(fake.services["c10"]["forced_down"], false);            // exact host only
+  ASSERT_TRUE((*evacuator)->forceDown(node("c1"), "host fenced"));  // idempotent
+}
+
+TEST_F(NovaEvacuatorTest, ForceDownOfAnUnknownHostFails) {
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto down = (*evacuator)->forceDown(node("nowhere"), "x");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, ErrorCode::kNotFound) << down.error().toString();
+  EXPECT_TRUE(fake.service_updates.empty());
+}
+
+TEST_F(NovaEvacuatorTest, ListsTheInstancesOfExactlyTheHostWithTheirStorage) {
+  fake.addVm("a", "c1", "ACTIVE", {{"HA_Priority", "7"}});
+  fake.addVm("b", "c1", "SHUTOFF", {}, true);
+  fake.addVm("z", "c10");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto listed = (*evacuator)->listInstances(node("c1"));
+  ASSERT_TRUE(listed) << listed.error().toString();
+  ASSERT_EQ(listed->size(), 2u);
+  std::map<std::string, Instance> by_id;
+  for (const Instance& i : *listed) by_id[i.id] = i;
+  EXPECT_EQ(by_id["a"].metadata.at("HA_Priority"), "7");
+  EXPECT_FALSE(by_id["a"].boot_from_volume);
+  EXPECT_EQ(by_id["a"].image_id, "img-1");
+  EXPECT_EQ(by_id["a"].project_id, "p-1");
+  EXPECT_EQ(by_id["a"].host, "c1");
+  EXPECT_EQ(by_id["b"].status, "SHUTOFF");
+  EXPECT_TRUE(by_id["b"].boot_from_volume);
+  EXPECT_TRUE(by_id["b"].image_id.empty());
+}
+
+TEST_F(NovaEvacuatorTest, EvacuatesInParallelWithinTheBound) {
+  std::vector<EvacuationRequest> requests;
+  for (int i = 0; i < 24; ++i) {
+    const std::string id = "vm-" + std::to_string(i);
+    fake.addVm(id, "c1");
+    requests.push_back({id, "c1", std::nullopt});
+  }
+  fake.latency = 30ms;
+  auto evacuator = create({{"api-concurrency", "4"}});
+  ASSERT_TRUE(evacuator);
+  auto results = (*evacuator)->evacuate(requests);
+  ASSERT_EQ(results.size(), requests.size());
+  for (const Status& s : results) EXPECT_TRUE(s) << s.error().toString();
+  EXPECT_LE(fake.max_in_flight.load(), 4);
+  EXPECT_GE(fake.max_in_flight.load(), 2);
+  EXPECT_EQ(fake.evacuate_bodies.size(), requests.size());
+  EXPECT_FALSE(fake.evacuate_bodies.front()["evacuate"].contains("host"));
+  EXPECT_FALSE(fake.evacuate_bodies.front()["evacuate"].contains("onSharedStorage"));  // 2.93
+}
+
+TEST_F(NovaEvacuatorTest, PacesCallsOnTheClock) {
+  std::vector<EvacuationRequest> requests;
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "vm-" + std::to_string(i);
+    fake.addVm(id, "c1");
+    requests.push_back({id, "c1", "c2"});
+  }
+  auto evacuator = create({{"api-concurrency", "5"}, {"max-calls-per-second", "10"}});
+  ASSERT_TRUE(evacuator);
+  const TimePoint start = os.clock.now();
+  auto results = (*evacuator)->evacuate(requests);
+  for (const Status& s : results) EXPECT_TRUE(s) << s.error().toString();
+  // Five calls at 10 per second: the last one starts 400 ms (simulated) after the first.
+  EXPECT_GE(os.clock.now() - start, 400ms);
+  EXPECT_EQ(fake.evacuate_bodies.front()["evacuate"]["host"], "c2");
+}
+
+TEST_F(NovaEvacuatorTest, NovasRefusalsAndFailuresComeBackIndexAligned) {
+  fake.addVm("ok-1", "c1");
+  fake.addVm("busy", "c1");
+  fake.addVm("bad", "c1");
+  fake.addVm("ok-2", "c1");
+  fake.refuse["busy"] = {409,
+                         {{"conflictingRequest",
+                           {{"code", 409},
+                            {"message",
+                             "Cannot 'evacuate' instance busy while it is in "
+                             "task_state rebuilding"}}}}};
+  fake.refuse["bad"] = {500,
+                        {{"computeFault", {{"code", 500}, {"message", "Unexpected API Error."}}}}};
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  std::vector<EvacuationRequest> requests{{"ok-1", "c1", std::nullopt},
+                                          {"busy", "c1", std::nullopt},
+                                          {"bad", "c1", std::nullopt},
+                                          {"ok-2", "c1", std::nullopt}};
+  auto results = (*evacuator)->evacuate(requests);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0]);
+  ASSERT_FALSE(results[1]);
+  EXPECT_EQ(results[1].error().code, ErrorCode::kConflict);
+  EXPECT_NE(results[1].error().message.find("task_state rebuilding"), std::string::npos)
+      << results[1].error().message;
+  EXPECT_NE(results[1].error().message.find("busy"), std::string::npos);
+  ASSERT_FALSE(results[2]);
+  EXPECT_EQ(results[2].error().code, ErrorCode::kUnavailable) << results[2].error().toString();
+  EXPECT_TRUE(results[3]);
+}
+
+TEST_F(NovaEvacuatorTest, AnUnansweredCallTimesOut) {
+  fake.addVm("slow", "c1");
+  os.http_options.timeout = 300ms;
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  fake.latency = 1500ms;  // after negotiation: only the evacuation is slow
+  std::vector<EvacuationRequest> requests{{"slow", "c1", std::nullopt}};
+  auto results = (*evacuator)->evacuate(requests);
+  fake.latency = 0ms;
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_FALSE(results[0]);
+  EXPECT_TRUE(results[0].error().code == ErrorCode::kTimedOut ||
+              results[0].error().code == ErrorCode::kUnavailable)
+      << results[0].error().toString();
+}
+
+TEST_F(NovaEvacuatorTest, ShowReportsAnEvacuationNovaRecordedBeforeTheServerShowsIt) {
+  // After a restart: the server still says nothing, but os-migrations has the evacuation.
+  fake.addVm("pending", "c1");
+  fake.migrations["pending"].push_back({{"id", 1},
+                                        {"instance_uuid", "pending"},
+                                        {"status", "pre-migrating"},
+                                        {"migration_type", "evacuation"}});
+  fake.addVm("failed", "c1", "ERROR");
+  fake.migrations["failed"].push_back({{"id", 2},
+                                       {"instance_uuid", "failed"},
+                                       {"status", "failed"},
+                                       {"migration_type", "evacuation"}});
+  fake.addVm("never", "c1");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  std::vector<std::string> ids{"pending", "failed", "never", "gone"};
+  auto shown = (*evacuator)->show(ids);
+  ASSERT_EQ(shown.size(), 4u);
+  ASSERT_TRUE(shown[0]) << shown[0].error().toString();
+  EXPECT_EQ(shown[0]->task_state, "rebuilding");
+  ASSERT_TRUE(shown[1]);
+  EXPECT_EQ(shown[1]->task_state, "");
+  EXPECT_EQ(shown[1]->status, "ERROR");
+  ASSERT_TRUE(shown[2]);
+  EXPECT_EQ(shown[2]->task_state, "");
+  ASSERT_FALSE(shown[3]);
+  EXPECT_EQ(shown[3].error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(NovaEvacuatorTest, ShowSkipsOsMigrationsOnceAnInstanceRunsElsewhere) {
+  fake.addVm("a", "c1");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  std::vector<EvacuationRequest> requests{{"a", "c1", std::nullopt}};
+  ASSERT_TRUE((*evacuator)->evacuate(requests)[0]);
+  std::vector<std::string> ids{"a"};
+  auto rebuilding = (*evacuator)->show(ids);
+  ASSERT_TRUE(rebuilding[0]);
+  EXPECT_EQ(rebuilding[0]->task_state, "rebuilding");
+  {
+    std::lock_guard lock(fake.mutex_);
+    fake.vms["a"].host = "c2";
+    fake.vms["a"].task_state = "";
+  }
+  auto done = (*evacuator)->show(ids);
+  ASSERT_TRUE(done[0]);
+  EXPECT_EQ(done[0]->host, "c2");
+  EXPECT_EQ(done[0]->task_state, "");
+  EXPECT_EQ(fake.migration_reads, 0);
+}
+
+}  // namespace
+}  // namespace fdr::drivers

@@ -1,0 +1,309 @@
+// The probe monitor against real sockets on loopback: listeners on 127.0.0.x (any 127/8 address
+// works on Linux), closed ports (refused), a listener whose accept queue is full (SYNs dropped:
+// no answer), several networks, hundreds of nodes in one poll. Never asserts on wall time.
+#include "drivers/monitor/probe/probe_monitor.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "freezer/registry.h"
+
+namespace fdr::drivers {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A TCP listener on `address`:`port` (0: any free port); never accepts.
+class Listener {
+ public:
+  Listener(const std::string& address, int port, int backlog = 16) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+      error_ = std::string("socket: ") + std::strerror(errno);
+      return;
+    }
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, address.c_str(), &sin.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+        ::listen(fd_, backlog) != 0) {
+      error_ = "bind/listen " + address + ":" + std::to_string(port) + ": " + std::strerror(errno);
+      return;
+    }
+    socklen_t length = sizeof sin;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &length);
+    port_ = ntohs(sin.sin_port);
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::string error_;
+};
+
+Node node(const std::string& hostname, const std::string& ip,
+          std::map<std::string, std::string> extra = {}) {
+  Node n;
+  n.hostname = hostname;
+  n.ip_addr = ip;
+  n.extra = std::move(extra);
+  return n;
+}
+
+class ProbeMonitorTest : public ::testing::Test {
+ protected:
+  Result<MonitorPtr> create(std::map<std::string, std::string> values) {
+    Registry registry;
+    auto added = registerProbeMonitor(registry);
+    if (!added) return std::unexpected(added.error());
+    auto factory = registry.monitors.find("probe");
+    if (!factory) return std::unexpected(factory.error());
+    RawOptions raw;
+    for (auto& [key, value] : values) raw[key] = RawOption{value, "test"};
+    Diagnostics diag;
+    auto options = Options::parse((*factory)->schema, raw, "[monitoring] probe", diag);
+    if (!options) return fail(ErrorCode::kInvalidArgument, diag.format());
+    return (*factory)->create(*options, context_);
+  }
+
+  // (node, source) -> observation.
+  static std::map<std::pair<std::string, std::string>, Observation> index(
+      const std::vector<Observation>& observations) {
+    std::map<std::pair<std::string, std::string>, Observation> out;
+    for (const auto& o : observations) out[{o.node, o.source}] = o;
+    return out;
+  }
+
+  FakeClock clock_;
+  std::vector<Node> nodes_;
+  DriverContext context_{clock_, nodes_};
+};
+
+TEST_F(ProbeMonitorTest, OpenPortIsUpClosedPortIsDown) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  auto monitor = create({{"port", std::to_string(listener.port())}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {node("alive", "127.0.0.2"), node("dead", "127.0.0.3")};
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled) << polled.error().toString();
+  ASSERT_EQ(polled->size(), 2u);
+  auto seen = index(*polled);
+  const Observation alive = seen[{"alive", "probe/mgmt"}];
+  const Observation dead = seen[{"dead", "probe/mgmt"}];
+  EXPECT_EQ(alive.health, Health::kUp) << alive.detail;
+  EXPECT_EQ(dead.health, Health::kDown);
+  EXPECT_NE(dead.detail.find("refused"), std::string::npos) << dead.detail;
+  EXPECT_EQ(alive.at, clock_.now());
+
+  // The service dies: the next poll says so.
+  listener.close();
+  polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled);
+  EXPECT_EQ((index(*polled)[{"alive", "probe/mgmt"}].health), Health::kDown);
+}
+
+TEST_F(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
+  // Backlog 0 holds one connection; with it queued and never accepted, Linux drops new SYNs.
+  Listener listener("127.0.0.5", 0, /*backlog=*/0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  // Whatever the exact queue length, after a few connects the queue is full.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(listener.port()));
+    ::inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+    clients.push_back(fd);
+  }
+  const std::vector<ProbeTarget> targets{{"127.0.0.5", listener.port()}};
+  auto results = probeAll(targets, 200ms);
+  for (int fd : clients) ::close(fd);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].health, Health::kDown) << results[0].detail;
+  EXPECT_NE(results[0].detail.find("no answer within 200 ms"), std::string::npos)
+      << results[0].detail;
+}
+
+TEST_F(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
+  Listener mgmt("127.0.0.2", 0);
+  ASSERT_TRUE(mgmt.error().empty()) << mgmt.error();
+  const int port = mgmt.port();
+  Listener storage("127.0.0.12", port);
+  ASSERT_TRUE(storage.error().empty()) << storage.error();
+  Listener override_mgmt("127.0.0.22", port);
+  ASSERT_TRUE(override_mgmt.error().empty()) << override_mgmt.error();
+  auto monitor = create({{"port", std::to_string(port)}, {"networks", "mgmt,storage"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {
+      node("both-up", "127.0.0.2", {{"storage-addr", "127.0.0.12"}}),
+      node("storage-cut", "127.0.0.2", {{"storage-addr", "127.0.0.13"}}),
+      node("no-storage", "127.0.0.2"),
+      // mgmt-addr wins over ip_addr (127.0.0.3 would be refused).
+      node("mgmt-override", "127.0.0.3", {{"mgmt-addr", "127.0.0.22"}}),
+  };
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled) << polled.error().toString();
+  auto seen = index(*polled);
+  EXPECT_EQ(polled->size(), 6u);  // 4 on mgmt, 2 on storage: the others have no storage-addr
+  EXPECT_EQ((seen[{"both-up", "probe/mgmt"}].health), Health::kUp);
+  EXPECT_EQ((seen[{"both-up", "probe/storage"}].health), Health::kUp);
+  EXPECT_EQ((seen[{"storage-cut", "probe/mgmt"}].health), Health::kUp);
+  EXPECT_EQ((seen[{"storage-cut", "probe/storage"}].health), Health::kDown);
+  EXPECT_NE((seen[{"storage-cut", "probe/storage"}].detail.find("127.0.0.13")), std::string::npos);
+  EXPECT_EQ((seen[{"no-storage", "probe/mgmt"}].health), Health::kUp);
+  EXPECT_FALSE((seen.contains({"no-storage", "probe/storage"})));
+  EXPECT_EQ((seen[{"mgmt-override", "probe/mgmt"}].health), Health::kUp);
+}
+
+TEST_F(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  auto monitor = create({{"port", std::to_string(listener.port())}, {"source", "libvirt"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {node("n1", "127.0.0.2")};
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled);
+  ASSERT_EQ(polled->size(), 1u);
+  EXPECT_EQ(polled->front().source, "libvirt/mgmt");
+}
+
+TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
+  // 250 listeners on 127.0.1.x / 127.0.2.x, all on the same port; the other 250 refuse.
+  std::vector<std::unique_ptr<Listener>> listeners;
+  listeners.push_back(std::make_unique<Listener>("127.0.1.0", 0, 4));
+  ASSERT_TRUE(listeners.front()->error().empty()) << listeners.front()->error();
+  const int port = listeners.front()->port();
+  for (int i = 0; i < 500; ++i) {
+    const std::string ip = "127.0." + std::to_string(1 + i / 250) + "." + std::to_string(i % 250);
+    nodes_.push_back(node("node-" + std::to_string(i), ip));
+    if (i % 2 == 0 && i != 0) {
+      listeners.push_back(std::make_unique<Listener>(ip, port, 4));
+      ASSERT_TRUE(listeners.back()->error().empty()) << listeners.back()->error();
+    }
+  }
+  auto monitor = create({{"port", std::to_string(port)}, {"timeout", "2s"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled) << polled.error().toString();
+  ASSERT_EQ(polled->size(), 500u);
+  auto seen = index(*polled);
+  int up = 0;
+  int down = 0;
+  for (int i = 0; i < 500; ++i) {
+    const Observation& o = seen[{"node-" + std::to_string(i), "probe/mgmt"}];
+    EXPECT_EQ(o.health, i % 2 == 0 ? Health::kUp : Health::kDown) << o.node << ": " << o.detail;
+    (o.health == Health::kUp ? up : down) += 1;
+  }
+  EXPECT_EQ(up, 250);
+  EXPECT_EQ(down, 250);
+}
+
+TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
+  Listener listener("127.0.0.2", 0, 128);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  std::vector<ProbeTarget> targets;
+  for (int i = 0; i < 100; ++i) {
+    targets.push_back({i % 2 == 0 ? "127.0.0.2" : "127.0.0.3", listener.port()});
+  }
+  auto results = probeAll(targets, 2s, /*max_open=*/7);
+  ASSERT_EQ(results.size(), 100u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].health, i % 2 == 0 ? Health::kUp : Health::kDown)
+        << i << ": " << results[i].detail;
+  }
+}
+
+TEST_F(ProbeMonitorTest, IntervalRepeatsTheLastProbeUntilItIsDue) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  auto monitor = create({{"port", std::to_string(listener.port())}, {"interval", "10s"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {node("n1", "127.0.0.2")};
+  auto first = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->front().health, Health::kUp);
+  const TimePoint probed_at = first->front().at;
+
+  listener.close();
+  clock_.advance(9s);
+  auto cached = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(cached);
+  ASSERT_EQ(cached->size(), 1u);
+  EXPECT_EQ(cached->front().health, Health::kUp);  // not probed again yet
+  EXPECT_EQ(cached->front().at, probed_at);
+
+  clock_.advance(1s);
+  auto fresh = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(fresh);
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_EQ(fresh->front().health, Health::kDown);
+  EXPECT_EQ(fresh->front().at, clock_.now());
+}
+
+TEST_F(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
+  const std::vector<ProbeTarget> targets{{"compute-1.example", 22}, {"", 22}, {"::1", 1}};
+  auto results = probeAll(targets, 500ms);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].health, Health::kUnknown);
+  EXPECT_NE(results[0].detail.find("not a numeric IP address"), std::string::npos);
+  EXPECT_EQ(results[1].health, Health::kUnknown);
+  // IPv6 works too (port 1 on ::1 refuses), unless this host has no IPv6 loopback.
+  EXPECT_NE(results[2].health, Health::kUp) << results[2].detail;
+}
+
+TEST(ProbeAddressTest, FollowsTheInventoryKeys) {
+  Node n = node("n", "10.0.0.1", {{"storage-addr", "10.1.0.1"}});
+  EXPECT_EQ(probeAddress(n, "mgmt"), "10.0.0.1");
+  EXPECT_EQ(probeAddress(n, "storage"), "10.1.0.1");
+  EXPECT_EQ(probeAddress(n, "tenant"), "");
+  n.extra["mgmt-addr"] = "10.2.0.1";
+  EXPECT_EQ(probeAddress(n, "mgmt"), "10.2.0.1");
+}
+
+TEST_F(ProbeMonitorTest, RejectsBadOptions) {
+  EXPECT_FALSE(create({}));  // port is required
+  EXPECT_FALSE(create({{"port", "0"}}));
+  EXPECT_FALSE(create({{"port", "70000"}}));
+  EXPECT_FALSE(create({{"port", "22"}, {"timeout", "0"}}));
+  EXPECT_FALSE(create({{"port", "22"}, {"networks", "mgmt,mgmt"}}));
+  EXPECT_FALSE(create({{"port", "22"}, {"networks", "a b"}}));
+  EXPECT_TRUE(create({{"port", "22"}, {"networks", "mgmt, storage"}, {"timeout", "250ms"}}));
+}
+
+TEST(ProbeRegistryTest, RegistersUnderItsName) {
+  Registry registry;
+  ASSERT_TRUE(registerProbeMonitor(registry));
+  auto factory = registry.monitors.find("probe");
+  ASSERT_TRUE(factory) << factory.error().toString();
+  EXPECT_EQ((*factory)->name, "probe");
+}
+
+}  // namespace
+}  // namespace fdr::drivers
