@@ -37,6 +37,11 @@ class FakeNova {
     bool boot_from_volume = false;
   };
 
+  // The server's handlers use this object: stop the server (joining its workers) first.
+  ~FakeNova() { os_.server.stop(); }
+  FakeNova(const FakeNova&) = delete;
+  FakeNova& operator=(const FakeNova&) = delete;
+
   explicit FakeNova(FakeOpenStack& os) : os_(os) {
     os_.server.on("GET", "/compute/v2.1/", [](const FakeRequest&) {
       return FakeReply::json(
