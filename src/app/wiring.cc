@@ -104,6 +104,8 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.evacuation_concurrency = config.evacuation_concurrency;
   policy.instance_timeout = config.instance_timeout;
   policy.priority_key = config.priority_key;
+  policy.evacuate_all = config.evacuate_all;
+  policy.ha_enabled_key = config.ha_enabled_key;
   policy.storm_max_nodes = config.storm_max_nodes;
   policy.storm_max_percent = config.storm_max_percent;
   policy.maintenance = config.maintenance;

@@ -161,7 +161,9 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
       "shared-storage = yes\n"
       "concurrency = 25\n"
       "instance-timeout = 2m\n"
-      "priority-key = ha:priority\n");
+      "priority-key = ha:priority\n"
+      "evacuate-all = false\n"
+      "ha-enabled-key = ha:enabled\n");
   ASSERT_TRUE(config.has_value()) << diag_.format();
   EXPECT_EQ(config->grace, milliseconds(2'500));
   EXPECT_EQ(config->poll_interval, milliseconds(500));
@@ -179,6 +181,10 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->evacuation_concurrency, 25);
   EXPECT_EQ(config->instance_timeout, milliseconds(120'000));
   EXPECT_EQ(config->priority_key, "ha:priority");
+  EXPECT_FALSE(config->evacuate_all);
+  EXPECT_EQ(config->ha_enabled_key, "ha:enabled");
+  // shared-storage also reaches the evacuator driver, which knows how to tell the cloud.
+  EXPECT_EQ(config->evacuator.options.at("shared-storage").value, "yes");
 }
 
 TEST_F(ConfigTest, DashAndUnderscoreSpellingsAreTheSameOption) {

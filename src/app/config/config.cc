@@ -554,7 +554,9 @@ class Loader {
          {"options", ""},
          {"concurrency", ""},
          {"instance-timeout", ""},
-         {"priority-key", ""}});
+         {"priority-key", ""},
+         {"evacuate-all", ""},
+         {"ha-enabled-key", ""}});
     std::vector<DriverChoice> drivers = readDrivers(v, kDefaultEvacuator);
     if (drivers.size() > 1) {
       diag_.error(at(*v.get("driver")),
@@ -567,6 +569,7 @@ class Loader {
     }
     readInt(v, "retries", config_.evacuation_retries, 0);
     readBool(v, "shared-storage", config_.shared_storage);
+    readBool(v, "evacuate-all", config_.evacuate_all);
     readInt(v, "concurrency", config_.evacuation_concurrency, 1);
     readDuration(v, "instance-timeout", config_.instance_timeout, false);
     if (const IniEntry* e = v.get("priority-key")) {
@@ -575,6 +578,17 @@ class Loader {
       } else {
         config_.priority_key = trimmed(e->value);
       }
+    }
+    if (const IniEntry* e = v.get("ha-enabled-key")) {
+      if (trimmed(e->value).empty()) {
+        badValue(v, *e, "an instance metadata key");
+      } else {
+        config_.ha_enabled_key = trimmed(e->value);
+      }
+    }
+    // The evacuator driver decides how shared storage is told to the cloud.
+    if (const IniEntry* e = v.get("shared-storage")) {
+      putEntry(config_.evacuator.options, *e, "shared-storage");
     }
     for (const auto& [key, value] : readDict(v, "options")) {
       put(config_.evacuator.options, key, value);

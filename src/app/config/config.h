@@ -77,6 +77,8 @@ struct Config {
   int evacuation_concurrency = 10;  // evacuations in flight across all incidents
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";  // instance metadata key: higher first
+  bool evacuate_all = true;                  // false: only instances opted in by ha_enabled_key
+  std::string ha_enabled_key = "HA_Enabled";
 
   // [notifiers]
   std::vector<DriverChoice> notifiers;

@@ -254,6 +254,8 @@ Status registerFakeEvacuator(Registry& registry) {
                .type = OptionType::kList,
                .default_value = "",
                .help = "instances whose evacuation is refused"},
+              {.name = "shared-storage", .type = OptionType::kBool, .default_value = "false",
+               .help = "accepted from [evacuation]; the fake cloud has no storage"},
               {.name = "error-instances",
                .type = OptionType::kList,
                .default_value = "",
