@@ -35,6 +35,8 @@ if [[ -d $RUN ]]; then
   stop_procs --kill-after 60 rabbitmq mariadb
   stop_procs --kill-after 10 epmd
 fi
+# the BMCs of the fake hosts (lab/wire.sh): stopping one never runs its power hook
+"$LAB_DIR/bmc/bmcsim.sh" stop-all
 if ((purge)); then
   case $S in
     / | /var | /var/tmp | /tmp | "$HOME" | "") die "refusing to purge state dir '$S'" ;;

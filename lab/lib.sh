@@ -31,6 +31,12 @@ export FDR_LAB_PORT_MYSQL=${FDR_LAB_PORT_MYSQL:-30306}
 export FDR_LAB_PORT_AMQP=${FDR_LAB_PORT_AMQP:-30672}
 export FDR_LAB_PORT_RABBIT_DIST=${FDR_LAB_PORT_RABBIT_DIST:-30673}
 export FDR_LAB_PORT_EPMD=${FDR_LAB_PORT_EPMD:-30369}
+# freezer-dr's view of the fake hosts (lab/wire.sh): each host N has a probe port on its
+# management (127.0.1.N) and storage (127.0.2.N) addresses and an IPMI BMC on UDP port BMC_BASE+N;
+# the capturing SMTP server listens on 127.0.0.1.
+export FDR_LAB_PORT_PROBE=${FDR_LAB_PORT_PROBE:-30622}
+export FDR_LAB_PORT_BMC_BASE=${FDR_LAB_PORT_BMC_BASE:-30630}
+export FDR_LAB_PORT_SMTP=${FDR_LAB_PORT_SMTP:-30525}
 
 S=$FDR_LAB_STATE
 ETC=$S/etc
@@ -69,6 +75,13 @@ JQ_FRESH_UP='def fresh_up($st): .state == "up" and (.forced_down | not) and .upd
 
 host_name() { printf 'fake-host-%s' "$1"; }
 compute_proc() { printf 'nova-compute-%s' "$1"; }   # $1 = host name
+host_index() { printf '%s' "${1##*-}"; }                # fake-host-N -> N
+probe_proc() { printf 'probe-%s' "$1"; }                # $1 = host name
+mgmt_addr() { printf '127.0.1.%s' "$(host_index "$1")"; }
+storage_addr() { printf '127.0.2.%s' "$(host_index "$1")"; }
+bmc_name() { printf 'bmc-%s' "$1"; }
+bmc_port() { printf '%s' "$((FDR_LAB_PORT_BMC_BASE + $(host_index "$1")))"; }
+export BMC_RUN_DIR=${BMC_RUN_DIR:-$FDR_LAB_STATE/bmc}
 
 # ---------------------------------------------------------------------------------------------
 # Processes
@@ -106,7 +119,8 @@ start_bg() {
   if pid_alive "$name"; then return 0; fi
   rm -f "$RUN/$name.pid"
   printf '\n===== %s starting: %s\n' "$(date '+%F %T')" "$*" >>"$LOG/$name.log"
-  env "${envs[@]}" setsid "$@" </dev/null >>"$LOG/$name.log" 2>&1 &
+  # fd 9 is lab/host.sh's lock: a daemon must not inherit (and so hold) it
+  env "${envs[@]}" setsid "$@" </dev/null >>"$LOG/$name.log" 2>&1 9>&- &
   local pid=$! st pgid
   st=$(proc_starttime "$pid") || die "$name exited at once; see $LOG/$name.log"
   pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')

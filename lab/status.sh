@@ -25,7 +25,8 @@ for f in "$RUN"/nova-compute-*.pid; do
   h=$(basename "$f" .pid); h=${h#nova-compute-}
   [[ " ${hosts[*]} " == *" $h "* ]] || hosts+=("$h")
 done
-for h in "${hosts[@]}"; do procs+=("$(compute_proc "$h")"); done
+for h in "${hosts[@]}"; do procs+=("$(compute_proc "$h")" "$(probe_proc "$h")"); done
+procs+=(smtp-capture)
 
 pss_kib() { # summed PSS of a process group
   local p s=0 v
@@ -73,6 +74,8 @@ if pid_alive keystone && pid_alive nova-api && ks_auth_try admin "$FDR_LAB_PASSW
 else
   out '\nos-services: Keystone or nova-api not reachable\n'; ok=0
 fi
+out '\nBMCs (lab/bmc/bmcsim.sh status):\n'
+((quiet)) || "$LAB_DIR/bmc/bmcsim.sh" status
 if ((ok)); then echo "lab: all up (state $S)"; exit 0; fi
 echo "lab: NOT all up (state $S; logs in $LOG)"
 exit 1

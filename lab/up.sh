@@ -55,6 +55,7 @@ lab_complete() {
 }
 if [[ ${FDR_LAB_FORCE:-0} != 1 ]] && (lab_complete); then
   log "lab already up (${#ALL_PROCS[@]} processes, $FDR_LAB_HOSTS hosts up); env in $S/lab.env"
+  "$LAB_DIR/wire.sh"
   echo "RESULT up_s=$(elapsed "$T_START")"
   exit 0
 fi
@@ -287,7 +288,7 @@ ensure_endpoints() {
 }
 
 # Fast path: everything below was created before (marker) and is still there (3 GETs)
-KS_DATA_KEY="$FDR_LAB_REGION $FDR_LAB_PORT_NOVA $FDR_LAB_PORT_GLANCE $FDR_LAB_PORT_PLACEMENT $FDR_LAB_PORT_NEUTRON"
+KS_DATA_KEY="v2 $FDR_LAB_REGION $FDR_LAB_PORT_NOVA $FDR_LAB_PORT_GLANCE $FDR_LAB_PORT_PLACEMENT $FDR_LAB_PORT_NEUTRON"
 ks_data_present() {
   step_done keystone-data "$KS_DATA_KEY" || return 1
   local users projects endpoints
@@ -325,6 +326,9 @@ U_DAVE=$(ensure_user dave dave@example.test "$P_OTHER")
 grant "$P_DEMO" "$U_ALICE" "$R_MEMBER"
 grant "$P_DEMO" "$U_CAROL" "$R_MEMBER"
 grant "$P_OTHER" "$U_DAVE" "$R_MEMBER"
+# admin works in the tenants' projects too (boots their servers pinned to a host in the tests)
+grant "$P_DEMO" "$U_ADMIN" "$R_ADMIN"
+grant "$P_OTHER" "$U_ADMIN" "$R_ADMIN"
 mark_done keystone-data "$KS_DATA_KEY"
 fi
 phase_done keystone_data "$t"
@@ -525,5 +529,6 @@ for k in install mariadb db_sync keystone_up keystone_data apis_up nova_up flavo
   summary+=" $k=${PHASE[$k]:-0}s"
 done
 log "phases:$summary"
+"$LAB_DIR/wire.sh"
 log "lab up in $(elapsed "$T_START")s: hosts ${HOSTS[*]}; env in $S/lab.env"
 echo "RESULT up_s=$(elapsed "$T_START")"

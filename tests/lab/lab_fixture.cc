@@ -1,6 +1,7 @@
 #include "lab/lab_fixture.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -59,6 +60,10 @@ void LabTest::SetUp() {
                     "lab tests), or point FDR_LAB_ENV at its lab.env.";
   }
   env_ = *env;
+  // lab/wire.sh's additions (BMCs, probe ports, SMTP capture, freezer-dr's config) beside it
+  const std::string wiring =
+      std::filesystem::path(path).parent_path().append("wiring.env").string();
+  if (auto more = readLabEnv(wiring)) env_.insert(more->begin(), more->end());
   for (const char* key :
        {"FDR_LAB_AUTH_URL", "FDR_LAB_ADMIN_USER", "FDR_LAB_ADMIN_PASSWORD", "FDR_LAB_ADMIN_PROJECT",
         "FDR_LAB_HOST_NAMES", "FDR_LAB_IMAGE_ID", "FDR_LAB_FLAVOR_ID", "FDR_LAB_COMPUTE_SH"}) {
@@ -127,6 +132,11 @@ Status LabTest::waitForStatus(const std::string& id, const std::string& status,
     return fail(ErrorCode::kTimedOut, "server " + id + " not " + status + ": last seen " + last);
   }
   return {};
+}
+
+bool LabTest::shell(const std::string& command) {
+  const std::string line = command + " >&2";
+  return std::system(line.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
 }
 
 bool LabTest::computeSh(const std::string& action, const std::string& host) {

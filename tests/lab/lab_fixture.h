@@ -55,12 +55,14 @@ class LabTest : public ::testing::Test {
   // Waits until the server has `status` with no task state; the last state seen otherwise.
   [[nodiscard]] Status waitForStatus(const std::string& id, const std::string& status,
                                      std::chrono::seconds limit);
+  // Runs a shell command line (its output goes to stderr); true on exit code 0.
+  [[nodiscard]] static bool shell(const std::string& command);
   // lab/compute.sh <action> <host>; true on exit code 0.
   [[nodiscard]] bool computeSh(const std::string& action, const std::string& host);
   // Deletes the servers whose name starts with `prefix` (leftovers of an interrupted run).
   void deleteLeftovers(const std::string& prefix);
 
-  std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> env_;  // lab.env, then wiring.env
   std::vector<std::string> hosts_;
   SystemClock clock_;
   std::unique_ptr<http::Client> http_;

@@ -1,0 +1,250 @@
+// The proof an operator wants: freezer-dr runs as a daemon against the lab's real Nova, each fake
+// host has its own ipmi_sim BMC (power-off really kills the host's nova-compute and probe ports)
+// and the admins' and users' mail lands in the lab's capturing SMTP server.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "lab/daemon_fixture.h"
+
+namespace fdr::lab {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+bool terminal(const json& incident) {
+  const std::string phase = incident.value("phase", "");
+  return phase == "done" || phase == "partial" || phase == "fence-failed" ||
+         phase == "recovery-stuck";
+}
+
+bool sentTo(const CapturedMail& mail, const std::string& address) {
+  return std::find(mail.rcpt_tos.begin(), mail.rcpt_tos.end(), address) != mail.rcpt_tos.end();
+}
+
+std::string subjects(const std::vector<CapturedMail>& mails) {
+  std::string out;
+  for (const auto& m : mails) {
+    out += "\n  " + m.subject + " ->";
+    for (const auto& r : m.rcpt_tos) out += " " + r;
+  }
+  return out;
+}
+
+class EndToEndLabTest : public DaemonLabTest {
+ protected:
+  // Waits until the daemon has started watching (its log says so).
+  void waitWatching() {
+    const std::string log = dir_.file("run1") + "/stderr";
+    ASSERT_TRUE(waitUntil(60s, [&] {
+      std::ifstream in(log);
+      std::stringstream s;
+      s << in.rdbuf();
+      return s.str().find("watching") != std::string::npos;
+    })) << "the daemon did not start watching";
+  }
+
+  // Every server ACTIVE on another host than `from`, evacuated exactly once (Nova's own record).
+  void expectEvacuatedOnce(const std::vector<std::string>& ids, const std::string& from) {
+    for (const std::string& id : ids) {
+      EXPECT_TRUE(waitForStatus(id, "ACTIVE", 120s)) << id;
+      auto server = nova_->server(id);
+      ASSERT_TRUE(server) << server.error().toString();
+      EXPECT_NE(server->host, from) << id << " is still on the failed host";
+      auto evacuations = nova_->evacuations(id);
+      ASSERT_TRUE(evacuations) << evacuations.error().toString();
+      EXPECT_EQ(evacuations->size(), 1U) << id << " was evacuated " << evacuations->size()
+                                         << " times (os-migrations)";
+      auto actions = nova_->instanceActions(id);
+      ASSERT_TRUE(actions) << actions.error().toString();
+      EXPECT_EQ(std::count_if(actions->begin(), actions->end(),
+                              [](const auto& a) { return a.action == "evacuate"; }),
+                1)
+          << id << ": instance actions";
+    }
+  }
+
+  void expectNotEvacuated(const std::vector<std::string>& ids, const std::string& host) {
+    for (const std::string& id : ids) {
+      auto server = nova_->server(id);
+      ASSERT_TRUE(server) << server.error().toString();
+      EXPECT_EQ(server->host, host) << id << " moved although its host was never fenced";
+      auto evacuations = nova_->evacuations(id);
+      ASSERT_TRUE(evacuations) << evacuations.error().toString();
+      EXPECT_TRUE(evacuations->empty()) << id << " has an evacuation";
+    }
+  }
+};
+
+// 1. A crashed host with servers of two projects: confirmed, fenced through IPMI (the BMC reads
+// off), forced down, every server ACTIVE elsewhere, users and admins told, status shows timings.
+TEST_F(EndToEndLabTest, CrashedHostIsFencedEvacuatedAndReported) {
+  const std::string victim = hosts_.at(0);
+  std::vector<std::string> ids = bootServers(victim, "demo", 2);
+  for (const auto& id : bootServers(victim, "other", 1)) ids.push_back(id);
+  ASSERT_EQ(ids.size(), 3U);
+  startDaemon();
+  waitWatching();
+
+  ASSERT_TRUE(killHost(victim));
+  const json incident = waitIncident(victim, 240s, terminal);
+  ASSERT_FALSE(incident.is_null()) << "no incident for " << victim;
+  EXPECT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+  EXPECT_EQ(incident["fence"].value("confirmed_by", ""), "fencer:ipmi");
+  EXPECT_EQ(bmcPower(victim), "off") << "the BMC must read off after the fence";
+
+  auto service = nova_->computeService(victim);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_TRUE(service->forced_down);
+  EXPECT_EQ(service->status, "disabled");
+  EXPECT_NE(service->disabled_reason.find("freezer-dr"), std::string::npos)
+      << service->disabled_reason;
+
+  expectEvacuatedOnce(ids, victim);
+  // The incident records each of them (other servers on the host may be there too).
+  for (const std::string& id : ids) {
+    const auto& records = incident["instances"];
+    const auto r = std::find_if(records.begin(), records.end(),
+                                [&](const json& x) { return x.value("id", "") == id; });
+    ASSERT_NE(r, records.end()) << id << " is not in the incident";
+    EXPECT_EQ(r->value("phase", ""), "done") << r->dump();
+    auto server = nova_->server(id);
+    ASSERT_TRUE(server);
+    EXPECT_EQ(r->value("new_host", ""), server->host);
+    EXPECT_TRUE(r->contains("finished_at")) << r->dump();
+  }
+
+  // The admins hear of the failure and of the result; each user of both projects gets one
+  // message about their instances (the mail may follow the recovery by a moment).
+  const auto done = waitMail(60s, [&](const CapturedMail& m) {
+    return sentTo(m, "dave@example.test") && m.subject.find(victim) != std::string::npos;
+  });
+  ASSERT_TRUE(done) << "no mail to dave; captured:" << subjects(newMail());
+  ASSERT_TRUE(waitMail(60s, [&](const CapturedMail& m) {
+    return sentTo(m, "ops@example.test") && m.subject.find("recovered") != std::string::npos;
+  })) << "captured:" << subjects(newMail());
+  const auto mails = newMail();
+  for (const std::string user : {"alice", "carol", "dave"}) {
+    const std::string address = env_["FDR_LAB_EMAIL_" + user];
+    const auto count = std::count_if(mails.begin(), mails.end(), [&](const CapturedMail& m) {
+      return sentTo(m, address) && m.subject.find(victim) != std::string::npos;
+    });
+    EXPECT_EQ(count, 1) << address << " should get exactly one message;" << subjects(mails);
+  }
+  EXPECT_TRUE(std::any_of(mails.begin(), mails.end(), [&](const CapturedMail& m) {
+    return sentTo(m, "ops@example.test") && m.subject.find("fencing") != std::string::npos;
+  })) << "no failure notice to the admins;" << subjects(mails);
+  const auto to_alice = std::find_if(mails.begin(), mails.end(), [&](const CapturedMail& m) {
+    return sentTo(m, env_["FDR_LAB_EMAIL_alice"]);
+  });
+  ASSERT_NE(to_alice, mails.end());
+  EXPECT_EQ(to_alice->text.find(prefix_ + "-other"), std::string::npos)
+      << "alice must not be told about another project's servers:\n" << to_alice->text;
+  EXPECT_NE(to_alice->text.find(prefix_ + "-demo-1"), std::string::npos) << to_alice->text;
+
+  const auto text = cli({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("phase done"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("fenced +"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("down "), std::string::npos) << text.out;
+}
+
+// 2. The BMC does not answer: nothing is evacuated, the admins are alerted, the incident waits;
+// an operator's confirm-fenced lets it finish.
+TEST_F(EndToEndLabTest, UnreachableBmcStopsEverythingUntilAnOperatorConfirms) {
+  const std::string victim = hosts_.at(1);
+  const std::vector<std::string> ids = bootServers(victim, "demo", 2);
+  ASSERT_EQ(ids.size(), 2U);
+  startDaemon();
+  waitWatching();
+
+  ASSERT_TRUE(bmcsim("freeze bmc-" + victim));  // SIGSTOP: the BMC answers nothing
+  ASSERT_TRUE(killHost(victim));
+  const json failed = waitIncident(victim, 240s, terminal);
+  ASSERT_FALSE(failed.is_null()) << "no incident for " << victim;
+  ASSERT_EQ(failed.value("phase", ""), "fence-failed") << failed.dump(2);
+  for (const auto& r : failed["instances"]) {
+    EXPECT_EQ(r.value("phase", ""), "pending") << r.dump();
+  }
+  expectNotEvacuated(ids, victim);
+  auto service = nova_->computeService(victim);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->forced_down) << "an unfenced host must not be forced down";
+  ASSERT_TRUE(waitMail(60s, [&](const CapturedMail& m) {
+    return sentTo(m, "ops@example.test") && m.subject.find("could not be fenced") != std::string::npos;
+  })) << "no urgent alert to the admins; captured:" << subjects(newMail());
+
+  // The operator checked the host by hand: it is off.
+  const auto confirm = cli({"confirm-fenced", victim});
+  ASSERT_EQ(confirm.exit_code, 0) << confirm.out << confirm.err;
+  const json done = waitIncident(victim, 240s, [](const json& i) {
+    return i.value("phase", "") == "done" || i.value("phase", "") == "partial";
+  });
+  ASSERT_EQ(done.value("phase", ""), "done") << done.dump(2);
+  EXPECT_NE(done["fence"].value("confirmed_by", "").find("operator"), std::string::npos)
+      << done["fence"].dump();
+  expectEvacuatedOnce(ids, victim);
+}
+
+// 3. The daemon dies (SIGKILL) right after Nova accepted the evacuations and before it journaled
+// that: restarted, it finishes, and Nova evacuated each server exactly once.
+TEST_F(EndToEndLabTest, DaemonKilledDuringEvacuationFinishesWithoutEvacuatingTwice) {
+  const std::string victim = hosts_.at(2);
+  std::vector<std::string> ids = bootServers(victim, "demo", 3);
+  for (const auto& id : bootServers(victim, "other", 1)) ids.push_back(id);
+  ASSERT_EQ(ids.size(), 4U);
+  startDaemon({{"FREEZER_DR_KILL_AT", "effect:evacuation-requested"}});
+  waitWatching();
+
+  ASSERT_TRUE(killHost(victim));
+  std::optional<fdr::testing::ProcessResult> died;
+  ASSERT_TRUE(waitUntil(240s, [&] { return (died = pollDaemon()).has_value(); }))
+      << "the daemon did not die at its kill point";
+  EXPECT_EQ(died->signal, SIGKILL) << died->err;
+  const json mid = incidentOf(victim);
+  ASSERT_EQ(mid.value("phase", ""), "evacuating") << mid.dump(2);
+  for (const auto& id : ids) {
+    auto evacuations = nova_->evacuations(id);
+    ASSERT_TRUE(evacuations) << evacuations.error().toString();
+    EXPECT_EQ(evacuations->size(), 1U) << id << ": Nova accepted its evacuation before the crash";
+  }
+
+  startDaemon();
+  const json done = waitIncident(victim, 240s, terminal);
+  ASSERT_EQ(done.value("phase", ""), "done") << done.dump(2);
+  expectEvacuatedOnce(ids, victim);
+}
+
+// 4. Two of three hosts die at once: with the default storm limit (50 %) nothing is fenced and
+// the admins are alerted.
+TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
+  ASSERT_GE(hosts_.size(), 3U);
+  const std::string a = hosts_.at(1);
+  const std::string b = hosts_.at(2);
+  startDaemon();
+  waitWatching();
+
+  ASSERT_TRUE(killHost(a));
+  ASSERT_TRUE(killHost(b));
+  for (const std::string& host : {a, b}) {
+    ASSERT_TRUE(waitMail(120s, [&](const CapturedMail& m) {
+      return sentTo(m, "ops@example.test") && m.subject.find(host) != std::string::npos &&
+             m.subject.find("NOT fenced") != std::string::npos;
+    })) << "no storm alert for " << host << "; captured:" << subjects(newMail());
+  }
+  for (const std::string& host : {a, b}) {
+    EXPECT_TRUE(incidentOf(host).is_null()) << incidentOf(host).dump(2);
+    EXPECT_EQ(bmcPower(host), "on") << host << " was powered off";
+    auto service = nova_->computeService(host);
+    ASSERT_TRUE(service) << service.error().toString();
+    EXPECT_FALSE(service->forced_down) << host;
+  }
+}
+
+}  // namespace
+}  // namespace fdr::lab
