@@ -23,8 +23,9 @@ read -r -a hosts <<<"$hosts"
 for ((i = 0; i < runs; i++)); do
   host=${hosts[$((i % ${#hosts[@]}))]}
   printf 'run %d/%d: %s, %d servers ... ' $((i + 1)) "$runs" "$host" "$servers"
-  "$root/lab/recover.sh" --host "$host" --servers "$servers" --quiet --restore --json "$out" \
-    2>/dev/null | head -n 1
+  result=$("$root/lab/recover.sh" --host "$host" --servers "$servers" --quiet --restore \
+    --json "$out" 2>/dev/null) || true  # a run that did not end "done" is counted below
+  printf '%s\n' "${result%%$'\n'*}"
 done
 
 jq -rs --arg runs "$runs" '

@@ -112,6 +112,23 @@ void DaemonLabTest::TearDown() {
   if (!prefix_.empty() && nova_) deleteLeftovers(prefix_);
 }
 
+void DaemonLabTest::setOption(const std::string& section, const std::string& key,
+                              const std::string& value) {
+  std::istringstream in(readFile(config_));
+  std::ostringstream out;
+  std::string line;
+  bool added = false;
+  while (std::getline(in, line)) {
+    out << line << "\n";
+    if (line == "[" + section + "]") {
+      out << key << " = " << value << "\n";
+      added = true;
+    }
+  }
+  if (!added) out << "\n[" << section << "]\n" << key << " = " << value << "\n";
+  std::ofstream(config_) << out.str();
+}
+
 void DaemonLabTest::startDaemon(const std::map<std::string, std::string>& env) {
   ASSERT_LE(daemon_, 0) << "the daemon already runs";
   const std::string out = dir_.file("run" + std::to_string(++daemon_runs_));

@@ -36,6 +36,8 @@ class DaemonLabTest : public LabTest {
   // test's servers.
   void TearDown() override;
 
+  // Adds `key = value` to [section] of this test's config (before startDaemon()).
+  void setOption(const std::string& section, const std::string& key, const std::string& value);
   // freezer-dr run, as a daemon; `env` adds to its environment (FREEZER_DR_KILL_AT...).
   void startDaemon(const std::map<std::string, std::string>& env = {});
   // Waits for the daemon to exit (after a kill point) or sends it `signal`; returns the result.

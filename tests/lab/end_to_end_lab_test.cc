@@ -220,6 +220,44 @@ TEST_F(EndToEndLabTest, DaemonKilledDuringEvacuationFinishesWithoutEvacuatingTwi
   expectEvacuatedOnce(ids, victim);
 }
 
+// Opt-in mode ([evacuation] evacuate-all = false): only servers whose HA_Enabled metadata is true
+// are evacuated; the others stay where they were and the incident says why.
+TEST_F(EndToEndLabTest, OptInEvacuatesOnlyOptedInServers) {
+  const std::string victim = hosts_.at(0);
+  setOption("evacuation", "evacuate-all", "false");
+  std::vector<std::string> opted_in;
+  std::vector<std::string> left;
+  for (int i = 1; i <= 2; ++i) {
+    auto id = bootOn(victim, prefix_ + "-in-" + std::to_string(i), {{"HA_Enabled", "true"}});
+    ASSERT_TRUE(id) << id.error().toString();
+    opted_in.push_back(*id);
+  }
+  auto plain = bootOn(victim, prefix_ + "-plain", {});
+  ASSERT_TRUE(plain) << plain.error().toString();
+  left.push_back(*plain);
+  auto out = bootOn(victim, prefix_ + "-out", {{"HA_Enabled", "false"}});
+  ASSERT_TRUE(out) << out.error().toString();
+  left.push_back(*out);
+  for (const auto& id : opted_in) ASSERT_TRUE(waitForStatus(id, "ACTIVE", 120s));
+  for (const auto& id : left) ASSERT_TRUE(waitForStatus(id, "ACTIVE", 120s));
+  startDaemon();
+  waitWatching();
+
+  ASSERT_TRUE(killHost(victim));
+  const json incident = waitIncident(victim, 240s, terminal);
+  ASSERT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+  expectEvacuatedOnce(opted_in, victim);
+  expectNotEvacuated(left, victim);
+  for (const auto& id : left) {
+    const auto& records = incident["instances"];
+    const auto r = std::find_if(records.begin(), records.end(),
+                                [&](const json& x) { return x.value("id", "") == id; });
+    ASSERT_NE(r, records.end()) << id << " must be reported, not silently dropped";
+    EXPECT_EQ(r->value("phase", ""), "skipped") << r->dump();
+    EXPECT_NE(r->value("reason", "").find("HA_Enabled"), std::string::npos) << r->dump();
+  }
+}
+
 // 4. Two of three hosts die at once: with the default storm limit (50 %) nothing is fenced and
 // the admins are alerted.
 TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
