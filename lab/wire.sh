@@ -111,6 +111,10 @@ credentials-file = $FDR/servers.yml
 [fencer.ipmi]
 # ipmi_sim answers Open Session with privilege 0: FreeIPMI needs this workaround for it
 workarounds = opensesspriv
+# ipmi_sim runs a bash script for every chassis command and waits for it (and for the power hook
+# that kills the host): on a busy machine that takes 0.3-0.5 s, past FreeIPMI's default 500 ms
+# retransmission, and each resent power-off runs the script again
+retransmission-timeout = 2s
 
 [evacuation]
 driver = nova
