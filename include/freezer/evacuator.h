@@ -11,6 +11,19 @@
 
 namespace fdr {
 
+// A node's compute service as the cloud reports it.
+struct ServiceState {
+  // The cloud's verdict. Nova reports a forced-down service "down" whatever its heartbeat says,
+  // so whether the service runs again is judged by updated_at, not by this.
+  bool up = false;
+  bool forced_down = false;
+  bool disabled = false;
+  std::string disabled_reason;
+  std::optional<TimePoint> updated_at;  // the service's last heartbeat; none if never reported
+
+  friend bool operator==(const ServiceState&, const ServiceState&) = default;
+};
+
 struct EvacuationRequest {
   std::string instance_id;
   std::string source_host;
@@ -22,7 +35,8 @@ struct EvacuationRequest {
 //
 // Calls are batched so that an implementation may run them in parallel within its own limits;
 // results are index-aligned with the requests. The engine only calls evacuate() for a node whose
-// power-off was confirmed and whose compute service was forced down.
+// power-off was confirmed and whose compute service was forced down, and restore() only for a
+// node an operator unfenced whose compute service has reported since its power-on.
 class Evacuator {
  public:
   virtual ~Evacuator() = default;
@@ -35,6 +49,11 @@ class Evacuator {
       std::span<const EvacuationRequest> requests) = 0;
   // Current state of each instance (host, status, task state).
   [[nodiscard]] virtual std::vector<Result<Instance>> show(std::span<const std::string> ids) = 0;
+  // The node's compute service. kNotFound if the cloud has none for the node.
+  [[nodiscard]] virtual Result<ServiceState> computeService(const Node& node) = 0;
+  // Returns a node to service once it runs again: clears forced-down, then enables its compute
+  // service (the reverse of forceDown()). Idempotent.
+  [[nodiscard]] virtual Status restore(const Node& node) = 0;
 };
 
 using EvacuatorPtr = std::unique_ptr<Evacuator>;

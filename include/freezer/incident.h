@@ -76,6 +76,35 @@ struct FenceProgress {
   friend bool operator==(const FenceProgress&, const FenceProgress&) = default;
 };
 
+// An operator's "unfence": the node of a closed incident is powered on again and, once its
+// compute service reports, returned to service. Carried by that closed incident, so every step
+// is journaled (with its notifications) like the recovery itself.
+enum class UnfenceStep {
+  kNone,               // never asked
+  kRequested,          // asked by an operator; the power-on comes next
+  kPoweringOn,         // power-on journaled as about to be asked; it may or may not have gone out
+  kWaitingForCompute,  // a fencer accepted the power-on; waiting for a compute heartbeat after it
+  kRestoring,          // unforce + enable journaled as about to be asked
+  kDone,               // back in service
+  kAbandoned,          // not back before the deadline; admins alerted, the node left as it is
+};
+std::string_view toString(UnfenceStep s);
+std::optional<UnfenceStep> unfenceStepFromString(std::string_view s);
+bool isUnfenceActive(UnfenceStep s);  // kRequested .. kRestoring
+
+struct UnfenceProgress {
+  UnfenceStep step = UnfenceStep::kNone;
+  std::string who;  // the operator who asked
+  std::optional<TimePoint> requested_at;
+  std::optional<TimePoint> deadline;  // given up (and alerted) after this
+  int power_on_attempts = 0;
+  std::optional<TimePoint> power_on_requested_at;  // the latest power-on request
+  std::string powered_on_by;                       // fencer that accepted
+  std::optional<TimePoint> restored_at;
+
+  friend bool operator==(const UnfenceProgress&, const UnfenceProgress&) = default;
+};
+
 struct Incident {
   std::string id;    // "<hostname>@<detected_at ms>"
   std::string node;  // hostname
@@ -90,6 +119,7 @@ struct Incident {
   int force_down_attempts = 0;
   std::vector<InstanceRecord> instances;
   std::vector<std::string> problems;  // human-readable, newest last
+  UnfenceProgress unfence;            // only once the incident is closed
   uint64_t revision = 0;              // bumped by every applied event
 
   friend bool operator==(const Incident&, const Incident&) = default;

@@ -35,6 +35,15 @@ enum class EventKind {
   kNotificationsQueued,  // users and admins told (outbox)
   kClosed,
   kCancelled,  // who, detail
+  // Unfence, on a closed incident (see UnfenceProgress).
+  kUnfenceRequested,  // who, deadline
+  kPowerOnRequested,  // intent, journaled before the power-on calls
+  kPowerOnDone,       // who (the fencer that accepted)
+  kPowerOnFailed,     // detail: every level refused
+  kRestoreRequested,  // intent, journaled before unforce + enable; detail: the heartbeat seen
+  kRestoreFailed,     // detail
+  kBackInService,     // the node is in service again (admins told)
+  kUnfenceAbandoned,  // detail: deadline passed, or the node failed again
 };
 std::string_view toString(EventKind k);
 std::optional<EventKind> eventKindFromString(std::string_view s);
@@ -49,6 +58,7 @@ struct Event {
   std::optional<TimePoint> attempt_deadline;
   std::optional<TimePoint> fence_deadline;
   std::optional<TimePoint> next_check_at;
+  std::optional<TimePoint> deadline;  // kUnfenceRequested
   PowerState power = PowerState::kUnknown;
   std::string who;  // fencer name or operator
   // Instances.

@@ -42,6 +42,7 @@ struct OperatorCommand {
   std::string node;
   std::string who;
   TimePoint at;
+  std::string reason;  // the operator's own words, if any ("pause --reason")
 };
 
 class Journal {

@@ -21,6 +21,7 @@ enum class NotificationKind {
   kEvacuationPartial,   // users of a project and admins: which did not come back, and why
   kNodeBackInService,   // admins
   kRecoveryStuck,       // admins, urgent: the node is off but recovery cannot go on
+  kUnfenceFailed,       // admins: an unfenced node did not come back in time; left out of service
 };
 std::string_view toString(NotificationKind k);
 std::optional<NotificationKind> notificationKindFromString(std::string_view s);
@@ -32,6 +33,9 @@ struct InstanceOutcome {
   std::string name;
   std::string from_host;
   std::string to_host;  // empty if it did not come back
+  // The instance's owner (Nova's user_id); empty if unknown. Default-initialised so that
+  // designated initialisers written before it may leave it out.
+  std::string user_id = {};
   bool ok = false;
   std::string reason;   // why it failed or was skipped
   int64_t down_ms = 0;  // from the failure's detection to confirmed running elsewhere

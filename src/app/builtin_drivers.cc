@@ -7,9 +7,13 @@
 #include "drivers/fencer/ipmi/ipmi_fencer.h"
 #include "drivers/fencer/libvirt/libvirt_fencer.h"
 #include "drivers/fencer/redfish/redfish_fencer.h"
+#include "drivers/monitor/bmc/bmc_monitor.h"
 #include "drivers/monitor/fake/fake_monitor.h"
+#include "drivers/monitor/monasca/monasca_monitor.h"
+#include "drivers/monitor/neutron/neutron_monitor.h"
 #include "drivers/monitor/nova/nova_monitor.h"
 #include "drivers/monitor/probe/probe_monitor.h"
+#include "drivers/monitor/prometheus/prometheus_monitor.h"
 #include "drivers/notifier/email/email_notifier.h"
 #include "drivers/notifier/file/file_notifier.h"
 #include "drivers/notifier/webhook/webhook_notifier.h"
@@ -18,11 +22,8 @@ namespace fdr::app {
 
 namespace {
 
-void addPlanned(Registry& r) {
-  r.monitors.addPlanned({"monasca",
-                         {"freezer_dr.monitors.drivers.monasca.driver.MonascaDriver"},
-                         "the Monasca monitor comes with multi-signal detection (issue 6)"});
-}
+// Drivers the original had (or the design plans) that this build lacks: none at the moment.
+void addPlanned(Registry& /*registry*/) {}
 
 }  // namespace
 
@@ -32,6 +33,10 @@ Status registerBuiltinDrivers(Registry& registry) {
            drivers::registerFakeMonitor(registry),
            drivers::registerProbeMonitor(registry),
            drivers::registerNovaMonitor(registry),
+           drivers::registerNeutronMonitor(registry),
+           drivers::registerBmcMonitor(registry),
+           drivers::registerPrometheusMonitor(registry),
+           drivers::registerMonascaMonitor(registry),
            drivers::registerFakeFencer(registry),
            drivers::registerIpmiFencer(registry),
            drivers::registerRedfishFencer(registry),

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -153,7 +154,8 @@ class SignalWatcher {
 
 Duration tickInterval(const config::Config& cfg, const core::TickSummary& summary) {
   // While something is happening, look again sooner: evacuations and BMCs move in sub-seconds.
-  if (summary.open_incidents > summary.waiting_for_operator || !summary.suspect.empty()) {
+  if (summary.open_incidents > summary.waiting_for_operator || !summary.suspect.empty() ||
+      !summary.deferred.empty()) {
     return std::min(cfg.poll_interval, Duration(250));
   }
   return cfg.poll_interval;
@@ -238,14 +240,29 @@ int cmdCheck(const Globals& globals, bool dry_run) {
       reported += 1;
     }
   }
+  // Unfences this pass moved (asked with `freezer-dr unfence HOST`).
+  bool unfence_needs_operator = false;
+  for (auto it = recent->rbegin(); it != recent->rend(); ++it) {
+    const UnfenceProgress& u = it->unfence;
+    if (u.step == UnfenceStep::kNone || it->updated_at < started) continue;
+    if (u.step == UnfenceStep::kDone) {
+      std::cout << it->node << " is back in service (unfenced by " << u.who << ")\n";
+    } else {
+      std::cout << it->node << ": unfence " << toString(u.step) << " (asked by " << u.who << ")\n";
+      unfence_needs_operator = true;
+    }
+  }
   for (const auto& hostname : summary.already_recovered) {
     std::cout << hostname << " is still down; it was fenced and evacuated already\n";
   }
+  if (!summary.isolation.empty()) std::cout << "isolation: " << summary.isolation << "\n";
   for (const auto& veto : summary.vetoes) std::cout << "not fenced: " << veto << "\n";
   if (reported == 0 && summary.vetoes.empty() && summary.already_recovered.empty()) {
     std::cout << "No failed nodes\n";
   }
-  if (summary.open_incidents > 0 || !summary.vetoes.empty()) return kExitNeedsOperator;
+  if (summary.open_incidents > 0 || !summary.vetoes.empty() || unfence_needs_operator) {
+    return kExitNeedsOperator;
+  }
   return kExitOk;
 }
 
@@ -284,10 +301,10 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   auto open = (*journal)->openIncidents();
   auto recent = (*journal)->recentIncidents(limit);
   auto undelivered = (*journal)->undeliveredOutbox();
-  auto paused = (*journal)->setting("paused");
+  auto guards = readGuards(**journal);
   for (const Error* e :
        {open ? nullptr : &open.error(), recent ? nullptr : &recent.error(),
-        undelivered ? nullptr : &undelivered.error(), paused ? nullptr : &paused.error()}) {
+        undelivered ? nullptr : &undelivered.error(), guards ? nullptr : &guards.error()}) {
     if (e != nullptr) {
       std::cerr << "error: " << e->message << "\n";
       return kExitRuntime;
@@ -296,15 +313,15 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   if (as_json) {
     nlohmann::json doc = {{"open", nlohmann::json::array()},
                           {"recent", nlohmann::json::array()},
-                          {"undelivered_notifications", nlohmann::json::array()},
-                          {"paused", paused->value_or("") == "1"}};
+                          {"undelivered_notifications", nlohmann::json::array()}};
+    addGuardsJson(doc, *guards);
     for (const auto& i : *open) doc["open"].push_back(toJson(i));
     for (const auto& i : *recent) doc["recent"].push_back(toJson(i));
     for (const auto& item : *undelivered) doc["undelivered_notifications"].push_back(toJson(item));
     std::cout << doc.dump(2) << "\n";
     return kExitOk;
   }
-  printStatus(std::cout, *open, *recent, *undelivered, paused->value_or("") == "1");
+  printStatus(std::cout, *open, *recent, *undelivered, *guards);
   return kExitOk;
 }
 
@@ -312,6 +329,11 @@ int cmdOperatorCommand(const Globals& globals, const std::string& kind, const st
                        std::string who) {
   auto cfg = loadConfig(globals);
   if (!cfg) return kExitConfig;
+  if (kind == "unfence" && std::none_of(cfg->nodes.begin(), cfg->nodes.end(),
+                                        [&](const Node& n) { return n.hostname == host; })) {
+    std::cerr << "error: " << host << " is not in the inventory\n";
+    return kExitConfig;
+  }
   if (who.empty()) {
     const char* user = std::getenv("SUDO_USER");
     if (user == nullptr) user = std::getenv("USER");
@@ -331,7 +353,11 @@ int cmdOperatorCommand(const Globals& globals, const std::string& kind, const st
     std::cerr << "error: " << queued.error().message << "\n";
     return kExitRuntime;
   }
-  if (kind == "fence") {
+  if (kind == "unfence") {
+    std::cout << "queued: " << who << " asks to unfence " << host
+              << "; the running freezer-dr powers it on and returns it to service once its "
+                 "compute service reports (see: freezer-dr status)\n";
+  } else if (kind == "fence") {
     std::cout << "queued: " << who << " asks to fence " << host
               << "; the running freezer-dr powers it off and evacuates it at its next step\n";
   } else {
@@ -339,6 +365,38 @@ int cmdOperatorCommand(const Globals& globals, const std::string& kind, const st
               << " is powered off; the running freezer-dr resumes its recovery at its next "
                  "step\n";
   }
+  return kExitOk;
+}
+
+// `pause` / `resume`: queued for the acting daemon, which alone writes the journal's settings;
+// it carries them out at its next step (or, when none runs, at its start, before any fence).
+int cmdPause(const Globals& globals, bool pause, const std::string& reason, std::string who) {
+  auto cfg = loadConfig(globals);
+  if (!cfg) return kExitConfig;
+  if (who.empty()) {
+    const char* user = std::getenv("SUDO_USER");
+    if (user == nullptr) user = std::getenv("USER");
+    who = user != nullptr ? user : "uid " + std::to_string(::getuid());
+  }
+  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
+  if (!journal) {
+    std::cerr << "error: " << journal.error().message << "\n";
+    return kExitRuntime;
+  }
+  OperatorCommand command;
+  command.kind = pause ? "pause" : "resume";
+  command.who = who;
+  command.at = SystemClock().now();
+  command.reason = reason;
+  if (auto queued = (*journal)->enqueueCommand(command); !queued) {
+    std::cerr << "error: " << queued.error().message << "\n";
+    return kExitRuntime;
+  }
+  std::cout << "queued: " << who
+            << (pause ? " pauses automatic fencing" : " resumes automatic fencing")
+            << (reason.empty() ? "" : " (" + reason + ")")
+            << "; the running freezer-dr applies it at its next step, or at its start "
+               "(see: freezer-dr status)\n";
   return kExitOk;
 }
 
@@ -376,6 +434,21 @@ int runCli(int argc, char** argv) {
       "fence", "fence HOST by hand through the same path (power-off confirmed, then evacuation)");
   fence->add_option("HOST", host, "the compute host (as in the inventory)")->required();
   fence->add_option("--who", who, "who asks (default: the invoking user)");
+  auto* unfence = app.add_subcommand(
+      "unfence", "power HOST on again and, once its compute service reports, return it to service");
+  unfence->add_option("HOST", host, "the compute host (as in the inventory)")->required();
+  unfence->add_option("--who", who, "who asks (default: the invoking user)");
+
+  std::string reason;
+  auto* pause = app.add_subcommand(
+      "pause",
+      "stop automatic fencing (failed nodes are reported, not fenced; recoveries under way and "
+      "`fence` go on) until `resume`");
+  pause->add_option("--reason", reason, "why: shown in status and in the admins' notice");
+  pause->add_option("--who", who, "who pauses (default: the invoking user)");
+  auto* resume = app.add_subcommand("resume", "restart automatic fencing after `pause`");
+  resume->add_option("--reason", reason, "why: journaled and logged");
+  resume->add_option("--who", who, "who resumes (default: the invoking user)");
 
   try {
     app.parse(argc, argv);
@@ -388,6 +461,9 @@ int runCli(int argc, char** argv) {
   if (*status) return cmdStatus(globals, as_json, limit);
   if (*confirm) return cmdOperatorCommand(globals, "confirm-fenced", host, who);
   if (*fence) return cmdOperatorCommand(globals, "fence", host, who);
+  if (*pause) return cmdPause(globals, true, reason, who);
+  if (*resume) return cmdPause(globals, false, reason, who);
+  if (*unfence) return cmdOperatorCommand(globals, "unfence", host, who);
   return kExitConfig;
 }
 

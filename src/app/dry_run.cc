@@ -65,6 +65,14 @@ class DryRunEvacuator final : public Evacuator {
     }
     return out;
   }
+  Result<ServiceState> computeService(const Node& node) override {
+    return real_.computeService(node);  // a read: asked of the real cloud
+  }
+  Status restore(const Node& node) override {
+    out_ << "[dry-run] would clear forced-down on the compute service of " << node.hostname
+         << ", then enable it\n";
+    return {};
+  }
   std::vector<Result<Instance>> show(std::span<const std::string> ids) override {
     std::vector<Result<Instance>> out;
     for (const auto& id : ids) {
@@ -98,11 +106,24 @@ class DryRunNotifier final : public Notifier {
   std::ostream& out_;
 };
 
+// Probing reference points changes nothing: the dry run checks them as the daemon would.
+class BorrowedIsolationCheck final : public IsolationCheck {
+ public:
+  explicit BorrowedIsolationCheck(IsolationCheck& inner) : inner_(inner) {}
+  std::vector<ReferencePointResult> probe() override { return inner_.probe(); }
+  [[nodiscard]] size_t size() const override { return inner_.size(); }
+
+ private:
+  IsolationCheck& inner_;
+};
+
 }  // namespace
 
 Pipeline dryRunPipeline(const Pipeline& real, std::ostream& out) {
   Pipeline dry;
   for (const auto& m : real.monitors) dry.monitors.push_back(std::make_unique<BorrowedMonitor>(*m));
+  dry.reference_monitors = real.reference_monitors;
+  if (real.isolation) dry.isolation = std::make_unique<BorrowedIsolationCheck>(*real.isolation);
   for (const auto& [name, f] : real.fencers) {
     dry.fencers.emplace_back(name, std::make_unique<DryRunFencer>(name, out));
   }

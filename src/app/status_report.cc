@@ -12,6 +12,87 @@ std::string after(TimePoint start, const std::optional<TimePoint>& t) {
 
 }  // namespace
 
+Result<GuardsReport> readGuards(Journal& journal) {
+  GuardsReport report;
+  auto paused = journal.setting(core::kPausedSetting);
+  if (!paused) return std::unexpected(paused.error());
+  report.paused = paused->value_or("") == "1";
+  auto pause = journal.setting(core::kPauseSetting);
+  if (!pause) return std::unexpected(pause.error());
+  if (*pause) {
+    auto decoded = core::pauseStateFromJson(**pause);
+    if (!decoded) return withContext(decoded.error(), "journal setting 'pause'");
+    report.pause = std::move(*decoded);
+  }
+  auto guards = journal.setting(core::kGuardsSetting);
+  if (!guards) return std::unexpected(guards.error());
+  if (*guards) {
+    auto decoded = core::guardStateFromJson(**guards);
+    if (!decoded) return withContext(decoded.error(), "journal setting 'guards'");
+    report.guards = std::move(*decoded);
+  }
+  auto pending = journal.pendingCommands();
+  if (!pending) return std::unexpected(pending.error());
+  for (OperatorCommand& command : *pending) {
+    if (command.kind == "pause" || command.kind == "resume") {
+      report.pending.push_back(std::move(command));
+    }
+  }
+  return report;
+}
+
+void printGuards(std::ostream& out, const GuardsReport& g) {
+  if (g.paused) {
+    out << "automatic fencing is PAUSED";
+    if (g.pause && g.pause->paused) {
+      out << fmt::format(" by {} since {}", g.pause->by, formatTime(g.pause->at));
+      if (!g.pause->reason.empty()) out << ": " << g.pause->reason;
+    }
+    out << "\n";
+  } else if (g.pause && !g.pause->paused) {
+    out << fmt::format("automatic fencing is active (resumed by {} at {})\n", g.pause->by,
+                       formatTime(g.pause->at));
+  }
+  for (const OperatorCommand& c : g.pending) {
+    out << fmt::format(
+        "pending: {} asked by {} at {}{}; not carried out yet (is freezer-dr "
+        "running?)\n",
+        c.kind, c.who, formatTime(c.at), c.reason.empty() ? "" : " (" + c.reason + ")");
+  }
+  if (!g.guards) return;
+  const core::GuardState& s = *g.guards;
+  if (!s.isolation.empty()) {
+    out << "controller ISOLATED";
+    if (s.isolated_since) out << " since " << formatTime(*s.isolated_since);
+    out << ": " << s.isolation << "; fencing nothing\n";
+  }
+  for (const core::FlappingNode& f : s.flapping) {
+    out << fmt::format(
+        "flapping: {} (came back {} times within the flap window; since {}): not "
+        "fenced while it flaps\n",
+        f.node, f.recoveries, formatTime(f.since));
+  }
+  for (const std::string& node : s.deferred) {
+    out << "waiting for the next tick (fence cap): " << node << "\n";
+  }
+  for (const std::string& veto : s.vetoes) out << "not fenced: " << veto << "\n";
+}
+
+void addGuardsJson(nlohmann::json& doc, const GuardsReport& g) {
+  doc["paused"] = g.paused;
+  doc["pause"] = g.pause ? core::toJson(*g.pause) : nlohmann::json(nullptr);
+  const core::GuardState none;
+  nlohmann::json guards = core::toJson(g.guards ? *g.guards : none);
+  for (const char* key : {"isolation", "isolated_since", "flapping", "deferred", "vetoes"}) {
+    doc[key] = std::move(guards[key]);
+  }
+  doc["pending_commands"] = nlohmann::json::array();
+  for (const OperatorCommand& c : g.pending) {
+    doc["pending_commands"].push_back(
+        {{"kind", c.kind}, {"who", c.who}, {"at", toMillis(c.at)}, {"reason", c.reason}});
+  }
+}
+
 void printIncident(std::ostream& out, const Incident& i) {
   out << fmt::format("incident {}  node {}  phase {}\n", i.id, i.node, toString(i.phase));
   out << fmt::format("  detected {}  fenced {}  compute-down {}  evacuated {}  closed {}\n",
@@ -45,8 +126,8 @@ void printIncident(std::ostream& out, const Incident& i) {
 
 void printStatus(std::ostream& out, const std::vector<Incident>& open,
                  const std::vector<Incident>& recent, const std::vector<OutboxItem>& undelivered,
-                 bool paused) {
-  if (paused) out << "automatic fencing is PAUSED\n";
+                 const GuardsReport& guards) {
+  printGuards(out, guards);
   out << fmt::format("open incidents: {}\n", open.size());
   for (const auto& i : open) printIncident(out, i);
   size_t closed = 0;

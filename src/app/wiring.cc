@@ -2,6 +2,10 @@
 
 #include <map>
 
+#include <fmt/format.h>
+
+#include "drivers/isolation/tcp/tcp_isolation_check.h"
+
 namespace fdr::app {
 namespace {
 
@@ -40,6 +44,12 @@ core::EngineDrivers Pipeline::drivers() const {
   for (const auto& [name, f] : fencers) out.fencers.push_back({name, f.get()});
   out.evacuator = evacuator.get();
   for (const auto& [name, n] : notifiers) out.notifiers.push_back({name, n.get()});
+  out.isolation = isolation.get();
+  for (size_t index : reference_monitors) {
+    if (index < monitors.size()) {
+      out.reference_monitors.push_back({"nova API (monitor poll)", monitors[index].get()});
+    }
+  }
   return out;
 }
 
@@ -57,7 +67,27 @@ std::optional<Pipeline> buildPipeline(const config::Config& config, const Regist
       ok = false;
       continue;
     }
+    if (built->first == "nova" && config.nova_reference) {
+      pipeline.reference_monitors.push_back(pipeline.monitors.size());
+    }
     pipeline.monitors.push_back(std::move(built->second));
+  }
+  const size_t reference_points =
+      config.reference_points.size() + pipeline.reference_monitors.size();
+  if (config.reference_points_required > 0 &&
+      static_cast<size_t>(config.reference_points_required) > reference_points) {
+    diag.error(
+        config.reference_points_required_where,
+        fmt::format("[monitoring] reference-points-required is {}, but there are only {} "
+                    "reference point(s) ({} in reference-points{})",
+                    config.reference_points_required, reference_points,
+                    config.reference_points.size(),
+                    pipeline.reference_monitors.empty() ? "" : ", plus the nova monitor's poll"));
+    ok = false;
+  }
+  if (create && !config.reference_points.empty()) {
+    pipeline.isolation = std::make_unique<drivers::TcpIsolationCheck>(config.reference_points,
+                                                                      config.reference_timeout);
   }
   std::map<std::string, int> fencer_names;
   for (const auto& choice : config.fencers) {
@@ -100,6 +130,7 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.fence_retries = config.fence_retries;
   policy.fence_attempt_timeout = config.fence_attempt_timeout;
   policy.fence_deadline = config.fence_deadline;
+  policy.unfence_deadline = config.unfence_deadline;
   policy.evacuation_retries = config.evacuation_retries;
   policy.evacuation_concurrency = config.evacuation_concurrency;
   policy.instance_timeout = config.instance_timeout;
@@ -109,6 +140,10 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.storm_max_nodes = config.storm_max_nodes;
   policy.storm_max_percent = config.storm_max_percent;
   policy.maintenance = config.maintenance;
+  policy.max_fences_per_tick = config.max_fences_per_tick;
+  policy.reference_points_required = config.reference_points_required;
+  policy.detector.flap_max_recoveries = config.flap_max_recoveries;
+  policy.detector.flap_window = config.flap_window;
   return policy;
 }
 

@@ -10,6 +10,7 @@
 #include "app/config/config.h"
 #include "core/engine.h"
 #include "freezer/diagnostics.h"
+#include "freezer/isolation.h"
 #include "freezer/registry.h"
 
 namespace fdr::app {
@@ -20,6 +21,10 @@ struct Pipeline {
   std::vector<std::pair<std::string, FencerPtr>> fencers;  // levels, in order
   EvacuatorPtr evacuator;
   std::vector<std::pair<std::string, NotifierPtr>> notifiers;
+  // The isolation check's TCP reference points; null when none is configured.
+  IsolationCheckPtr isolation;
+  // Indexes into `monitors` of those whose poll counts as a reference point (nova).
+  std::vector<size_t> reference_monitors;
 
   [[nodiscard]] core::EngineDrivers drivers() const;
 };

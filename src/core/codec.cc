@@ -52,6 +52,11 @@ class Fields {
     return {};
   }
 
+  // For fields added after the first journals were written: absent = keep the default.
+  [[nodiscard]] bool has(std::string_view key) const {
+    return !error_ && j_.is_object() && j_.contains(key);
+  }
+
   void get(std::string_view key, std::string& out) {
     const json* v = field(key);
     if (v == nullptr) return;
@@ -241,6 +246,21 @@ Result<FenceProgress> decodeFenceProgress(const json& j, const std::string& path
   return p;
 }
 
+Result<UnfenceProgress> decodeUnfenceProgress(const json& j, const std::string& path) {
+  UnfenceProgress u;
+  Fields f(j, path);
+  f.getEnum("step", u.step, &unfenceStepFromString);
+  f.get("who", u.who);
+  f.get("requested_at", u.requested_at);
+  f.get("deadline", u.deadline);
+  f.get("power_on_attempts", u.power_on_attempts);
+  f.get("power_on_requested_at", u.power_on_requested_at);
+  f.get("powered_on_by", u.powered_on_by);
+  f.get("restored_at", u.restored_at);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return u;
+}
+
 Result<Incident> decodeIncident(const json& j, const std::string& path) {
   Incident i;
   Fields f(j, path);
@@ -257,6 +277,7 @@ Result<Incident> decodeIncident(const json& j, const std::string& path) {
   f.get("force_down_attempts", i.force_down_attempts);
   f.getArray("instances", i.instances, &decodeInstanceRecord);
   f.get("problems", i.problems);
+  if (f.has("unfence")) f.getObject("unfence", i.unfence, &decodeUnfenceProgress);
   f.get("revision", i.revision);
   if (auto s = f.status(); !s) return std::unexpected(s.error());
   return i;
@@ -273,6 +294,7 @@ Result<Event> decodeEvent(const json& j, const std::string& path) {
   f.get("attempt_deadline", e.attempt_deadline);
   f.get("fence_deadline", e.fence_deadline);
   f.get("next_check_at", e.next_check_at);
+  if (f.has("deadline")) f.get("deadline", e.deadline);
   f.getEnum("power", e.power, &powerStateFromString);
   f.get("who", e.who);
   f.get("instance_id", e.instance_id);
@@ -293,6 +315,7 @@ Result<InstanceOutcome> decodeInstanceOutcome(const json& j, const std::string& 
   f.get("name", o.name);
   f.get("from_host", o.from_host);
   f.get("to_host", o.to_host);
+  if (f.has("user_id")) f.get("user_id", o.user_id);
   f.get("ok", o.ok);
   f.get("reason", o.reason);
   f.get("down_ms", o.down_ms);
@@ -416,6 +439,19 @@ json toJson(const FenceProgress& p) {
   };
 }
 
+json toJson(const UnfenceProgress& u) {
+  return json{
+      {"step", toString(u.step)},
+      {"who", u.who},
+      {"requested_at", timeJson(u.requested_at)},
+      {"deadline", timeJson(u.deadline)},
+      {"power_on_attempts", u.power_on_attempts},
+      {"power_on_requested_at", timeJson(u.power_on_requested_at)},
+      {"powered_on_by", u.powered_on_by},
+      {"restored_at", timeJson(u.restored_at)},
+  };
+}
+
 json toJson(const Incident& i) {
   json instances = json::array();
   for (const auto& r : i.instances) instances.push_back(toJson(r));
@@ -433,6 +469,7 @@ json toJson(const Incident& i) {
       {"force_down_attempts", i.force_down_attempts},
       {"instances", std::move(instances)},
       {"problems", i.problems},
+      {"unfence", toJson(i.unfence)},
       {"revision", i.revision},
   };
 }
@@ -449,6 +486,7 @@ json toJson(const Event& e) {
       {"attempt_deadline", timeJson(e.attempt_deadline)},
       {"fence_deadline", timeJson(e.fence_deadline)},
       {"next_check_at", timeJson(e.next_check_at)},
+      {"deadline", timeJson(e.deadline)},
       {"power", toString(e.power)},
       {"who", e.who},
       {"instance_id", e.instance_id},
@@ -463,8 +501,8 @@ json toJson(const Event& e) {
 
 json toJson(const InstanceOutcome& o) {
   return json{
-      {"id", o.id}, {"name", o.name},     {"from_host", o.from_host}, {"to_host", o.to_host},
-      {"ok", o.ok}, {"reason", o.reason}, {"down_ms", o.down_ms},
+      {"id", o.id},           {"name", o.name}, {"from_host", o.from_host}, {"to_host", o.to_host},
+      {"user_id", o.user_id}, {"ok", o.ok},     {"reason", o.reason},       {"down_ms", o.down_ms},
   };
 }
 

@@ -1,5 +1,7 @@
 #include "core/detector.h"
 
+#include <algorithm>
+
 namespace fdr::core {
 
 void Detector::update(TimePoint now, const std::vector<Observation>& observations) {
@@ -20,6 +22,34 @@ void Detector::update(TimePoint now, const std::vector<Observation>& observation
       }
     }
   }
+  for (const NodeVerdict& verdict : verdicts(now)) {
+    NodeHistory& history = history_[verdict.node];
+    while (!history.recoveries.empty() && now - history.recoveries.front() > policy_.flap_window) {
+      history.recoveries.pop_front();
+    }
+    if (verdict.sources_down >= policy_.min_sources) {
+      history.down = true;
+    } else if (history.down && verdict.sources_known > 0 && verdict.sources_down == 0) {
+      history.down = false;
+      history.recoveries.push_back(now);
+    }
+    // Otherwise (some sources down, or none known) the node keeps its last state.
+  }
+}
+
+int Detector::recoveriesWithin(const NodeHistory& history, TimePoint now) const {
+  return static_cast<int>(
+      std::count_if(history.recoveries.begin(), history.recoveries.end(),
+                    [&](TimePoint at) { return now - at <= policy_.flap_window; }));
+}
+
+std::map<std::string, int> Detector::flappingNodes(TimePoint now) const {
+  std::map<std::string, int> out;
+  for (const auto& [node, history] : history_) {
+    const int recoveries = recoveriesWithin(history, now);
+    if (recoveries > policy_.flap_max_recoveries) out.emplace(node, recoveries);
+  }
+  return out;
 }
 
 std::vector<NodeVerdict> Detector::verdicts(TimePoint now) const {

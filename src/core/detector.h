@@ -4,8 +4,14 @@
 // A node has failed when at least `min_sources` of its sources have reported it down,
 // continuously, for at least `grace`. Unknown never counts as down; a source that stops
 // reporting becomes unknown; a node that comes back within the grace period starts over.
+//
+// It also remembers when each node came back: a node is down while at least `min_sources`
+// sources say so (grace elapsed or not) and up when every source that knows says up; a node
+// that went from down to up more than `flap_max_recoveries` times within `flap_window` is
+// flapping (a bad NIC, a crashing hypervisor, a switch port going on and off).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -19,6 +25,8 @@ namespace fdr::core {
 struct DetectorPolicy {
   Duration grace{std::chrono::seconds(3)};
   int min_sources = 2;
+  int flap_max_recoveries = 3;
+  Duration flap_window{std::chrono::minutes(10)};
 };
 
 struct NodeVerdict {
@@ -44,14 +52,23 @@ class Detector {
   [[nodiscard]] std::set<std::string> downNodes(TimePoint now) const;
   // Nodes with at least one source down that have not failed (yet).
   [[nodiscard]] std::set<std::string> suspectNodes(TimePoint now) const;
+  // Flapping nodes → how many times each came back (down → up) within the flap window.
+  [[nodiscard]] std::map<std::string, int> flappingNodes(TimePoint now) const;
 
  private:
   struct SourceState {
     Health health = Health::kUnknown;
     TimePoint since;
   };
+  struct NodeHistory {
+    bool down = false;                 // as of the last update
+    std::deque<TimePoint> recoveries;  // down → up, within the flap window, oldest first
+  };
+  [[nodiscard]] int recoveriesWithin(const NodeHistory& history, TimePoint now) const;
+
   DetectorPolicy policy_;
   std::map<std::string, std::map<std::string, SourceState>> nodes_;  // node → source → state
+  std::map<std::string, NodeHistory> history_;                       // node → its recoveries
 };
 
 }  // namespace fdr::core

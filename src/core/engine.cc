@@ -53,7 +53,14 @@ Status Engine::resume() {
   if (!recent) return withContext(recent.error(), "cannot resume from the journal");
   std::set<std::string> seen;
   for (const Incident& incident : *recent) {  // newest first: each node's last incident
-    if (!seen.insert(incident.node).second || incident.phase != Phase::kDone) continue;
+    if (!seen.insert(incident.node).second) continue;
+    if (isUnfenceActive(incident.unfence.step)) {
+      // A power-on journaled as requested is asked again (it is idempotent), as is a restore.
+      spdlog::info("resuming the unfence of {} ({}, incident {})", incident.node,
+                   toString(incident.unfence.step), incident.id);
+      unfencing_.emplace(incident.node, incident);
+    }
+    if (incident.phase != Phase::kDone) continue;
     auto up = journal_.setting(std::string(kNodeUpPrefix) + incident.node);
     if (!up) return withContext(up.error(), "cannot resume from the journal");
     int64_t up_ms = -1;
@@ -123,6 +130,7 @@ TickSummary Engine::tick() {
   std::vector<Observation> observations;
   for (size_t i = 0; i < drivers_.monitors.size(); ++i) {
     auto polled = drivers_.monitors[i]->poll(nodes_);
+    monitor_answered_[drivers_.monitors[i]] = polled.has_value();
     if (!polled) {
       // Its sources become unknown (absent from this poll), which never counts as down.
       spdlog::warn("monitor {} failed: {}", i + 1, polled.error().message);
@@ -159,6 +167,7 @@ TickSummary Engine::tick() {
   followEvacuations();
   requestEvacuations();
   for (auto& [id, incident] : open_) advance(incident);  // finish what evacuations completed
+  advanceUnfences();
   deliverOutbox();
 
   for (auto it = open_.begin(); it != open_.end();) {
@@ -176,6 +185,7 @@ TickSummary Engine::tick() {
   if (auto undelivered = journal_.undeliveredOutbox(); undelivered) {
     summary.undelivered_notifications = undelivered->size();
   }
+  summary.unfencing = unfencing_.size();
   return summary;
 }
 
@@ -219,6 +229,10 @@ void Engine::runOperatorCommands() {
                       ? "done: fencing " + command.node
                       : "failed: could not journal the incident";
       }
+    } else if (command.kind == "pause" || command.kind == "resume") {
+      outcome = applyPause(command);
+    } else if (command.kind == "unfence") {
+      outcome = startUnfence(command);
     } else {
       outcome = "refused: unknown command '" + command.kind + "'";
     }
@@ -227,72 +241,6 @@ void Engine::runOperatorCommands() {
     if (auto done = journal_.markCommandDone(command.id, outcome); !done) {
       spdlog::warn("cannot mark operator command {} done: {}", command.id, done.error().message);
     }
-  }
-}
-
-void Engine::openIncidents(TickSummary& summary) {
-  const TimePoint now = clock_.now();
-  // Nodes this engine fenced already (and that stay off) are explained, not part of a storm.
-  std::set<std::string> down;
-  for (const std::string& hostname : detector_.downNodes(now)) {
-    if (!recovered_nodes_.contains(hostname)) down.insert(hostname);
-  }
-  const size_t total = std::max<size_t>(nodes_.size(), 1);
-  std::string storm;
-  if (static_cast<int>(down.size()) > policy_.storm_max_nodes) {
-    storm = fmt::format("storm guard: {} nodes down at once (limit {})", down.size(),
-                        policy_.storm_max_nodes);
-  } else if (down.size() * 100 > static_cast<size_t>(policy_.storm_max_percent) * total) {
-    storm = fmt::format("storm guard: {} of {} nodes down at once (limit {}%)", down.size(), total,
-                        policy_.storm_max_percent);
-  }
-  std::string paused;
-  if (auto value = journal_.setting("paused"); value && value->value_or("") == "1") {
-    paused = "automatic fencing is paused by an operator";
-  }
-
-  for (const std::string& hostname : summary.failed) {
-    const bool has_incident = std::any_of(open_.begin(), open_.end(), [&](const auto& entry) {
-      return entry.second.node == hostname;
-    });
-    if (has_incident) continue;
-    std::string veto;
-    if (node(hostname) == nullptr) {
-      veto = "not in the inventory";
-    } else if (std::find(policy_.maintenance.begin(), policy_.maintenance.end(), hostname) !=
-               policy_.maintenance.end()) {
-      veto = "in maintenance";
-    } else if (!paused.empty()) {
-      veto = paused;
-    } else if (!storm.empty()) {
-      veto = storm;
-    }
-    if (!veto.empty()) {
-      summary.vetoes.push_back(hostname + ": " + veto);
-      const std::string key = hostname + "|" + veto;
-      if (alerted_vetoes_.insert(key).second) {
-        spdlog::warn("node {} failed but will not be fenced: {}", hostname, veto);
-        Notification alert;
-        alert.kind = NotificationKind::kGuardTripped;
-        alert.node = hostname;
-        alert.at = now;
-        alert.subject = "[freezer-dr] " + hostname + " failed: NOT fenced (" + veto + ")";
-        alert.summary = "Node " + hostname + " is down by " +
-                        std::to_string(policy_.detector.min_sources) +
-                        " or more sources, but freezer-dr will not fence it: " + veto +
-                        ". Nothing is evacuated. Check the node and the network.";
-        for (const auto& n : drivers_.notifiers) {
-          if (auto sent = n.notifier->send(alert); !sent) {
-            spdlog::warn("notifier {} could not send the guard alert: {}", n.name,
-                         sent.error().message);
-          }
-        }
-      }
-      continue;
-    }
-    (void)openIncident(hostname,
-                       "Node " + hostname + " is confirmed down by " +
-                           std::to_string(policy_.detector.min_sources) + " or more sources.");
   }
 }
 
@@ -308,10 +256,10 @@ Status Engine::openIncident(const std::string& hostname, const std::string& why)
   Notification notice =
       adminAlert(*created, NotificationKind::kFailureConfirmed,
                  "[freezer-dr] " + hostname + " failed: fencing",
-                 why + " freezer-dr is powering it off; its instances will be evacuated once "
-                       "the power-off is confirmed.");
-  if (auto committed =
-          journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
+                 why +
+                     " freezer-dr is powering it off; its instances will be evacuated once "
+                     "the power-off is confirmed.");
+  if (auto committed = journal_.commit(JournalEntry{*created, detected, {notice}}, notifier_names_);
       !committed) {
     spdlog::error("cannot journal the incident of {}: {}", hostname, committed.error().message);
     return committed;
@@ -704,6 +652,7 @@ std::vector<Notification> Engine::completionNotifications(const Incident& incide
     o.name = r.name;
     o.from_host = incident.node;
     o.to_host = r.new_host;
+    o.user_id = r.user_id;
     o.ok = r.phase == InstancePhase::kDone;
     o.reason = r.reason;
     if (r.finished_at) o.down_ms = toMillis(*r.finished_at) - toMillis(incident.detected_at);
@@ -737,6 +686,199 @@ std::vector<Notification> Engine::completionNotifications(const Incident& incide
   admins.instances = std::move(all);
   out.push_back(std::move(admins));
   return out;
+}
+
+std::string Engine::startUnfence(const OperatorCommand& command) {
+  const std::string& host = command.node;
+  if (node(host) == nullptr) return "refused: " + host + " is not in the inventory";
+  for (const auto& [id, incident] : open_) {
+    if (incident.node != host) continue;
+    return "refused: incident " + id + " of " + host + " is open (" +
+           std::string(toString(incident.phase)) +
+           "): its evacuations are not finished; unfence it once the incident is closed";
+  }
+  if (unfencing_.contains(host)) return "refused: " + host + " is already being unfenced";
+  // The unfence is carried by the node's last incident: the one whose fence it undoes.
+  auto recent = journal_.recentIncidents(4 * std::max<size_t>(nodes_.size(), 64));
+  if (!recent) return "failed: cannot read the journal: " + recent.error().message;
+  auto last = std::find_if(recent->begin(), recent->end(),
+                           [&](const Incident& i) { return i.node == host; });
+  if (last == recent->end()) {
+    return "refused: freezer-dr has no incident of " + host + ": it did not fence it";
+  }
+  if (last->unfence.step == UnfenceStep::kDone) {
+    return "refused: " + host + " is back in service already (unfenced after incident " + last->id +
+           ")";
+  }
+  Incident incident = *last;
+  Event requested = event(EventKind::kUnfenceRequested);
+  requested.who = command.who;
+  requested.deadline = requested.at + policy_.unfence_deadline;
+  if (!record(incident, requested)) return "failed: could not journal the unfence";
+  spdlog::warn("node {}: unfence asked by {} (incident {}); it must report within {}", host,
+               command.who, incident.id, seconds(policy_.unfence_deadline));
+  next_unfence_try_.erase(host);
+  unfencing_.emplace(host, std::move(incident));
+  return "done: unfencing " + host +
+         ": powering it on; it returns to service once its compute "
+         "service reports";
+}
+
+void Engine::advanceUnfences() {
+  for (auto it = unfencing_.begin(); it != unfencing_.end();) {
+    Incident& incident = it->second;
+    for (int step = 0; step < kMaxStepsPerTick; ++step) {
+      if (!advanceUnfence(incident)) break;
+    }
+    if (isUnfenceActive(incident.unfence.step)) {
+      ++it;
+      continue;
+    }
+    next_unfence_try_.erase(it->first);
+    it = unfencing_.erase(it);
+  }
+}
+
+bool Engine::abandonUnfence(Incident& incident, const std::string& why) {
+  const UnfenceProgress& u = incident.unfence;
+  Event abandoned = event(EventKind::kUnfenceAbandoned);
+  abandoned.detail = "unfence of " + incident.node + " abandoned: " + why;
+  const std::string last_problem = incident.problems.empty() ? "" : incident.problems.back();
+  std::string summary =
+      fmt::format("{} asked at {} to return {} to service. freezer-dr gave up: {}.", u.who,
+                  u.requested_at ? formatTime(*u.requested_at) : "?", incident.node, why);
+  if (!u.powered_on_by.empty()) {
+    summary += " The node was powered on through " + u.powered_on_by + ".";
+  }
+  if (!last_problem.empty()) summary += " Last problem: " + last_problem + ".";
+  summary +=
+      " Its compute service is left forced down and disabled: check the node and its "
+      "nova-compute, then run: freezer-dr unfence " +
+      incident.node;
+  spdlog::error("incident {}: {}", incident.id, abandoned.detail);
+  return record(incident, abandoned,
+                {adminAlert(incident, NotificationKind::kUnfenceFailed,
+                            "[freezer-dr] " + incident.node + " could not be returned to service",
+                            summary)})
+      .has_value();
+}
+
+bool Engine::advanceUnfence(Incident& incident) {
+  const UnfenceProgress& u = incident.unfence;
+  if (!isUnfenceActive(u.step)) return false;
+  const TimePoint now = clock_.now();
+  const Node* n = node(incident.node);
+  if (n == nullptr) {
+    (void)abandonUnfence(incident, "the node is not in the inventory any more");
+    return false;
+  }
+  for (const auto& [id, open] : open_) {
+    if (open.node == incident.node) {
+      (void)abandonUnfence(incident, "it failed again (incident " + id + ")");
+      return false;
+    }
+  }
+  if (u.deadline && now >= *u.deadline) {
+    (void)abandonUnfence(incident,
+                         fmt::format("it did not come back within {} ({})",
+                                     seconds(policy_.unfence_deadline), toString(u.step)));
+    return false;
+  }
+  if (auto it = next_unfence_try_.find(incident.node);
+      it != next_unfence_try_.end() && now < it->second) {
+    return false;
+  }
+  // REQUIRES: kRestoreRequested journaled. Unforce, then enable; then the admins are told.
+  const auto restore_service = [&]() -> bool {
+    auto restored = drivers_.evacuator->restore(*n);
+    killPoint("effect:restore-requested");
+    if (!restored) {
+      Event failed = event(EventKind::kRestoreFailed);
+      failed.detail = "cannot return the compute service of " + incident.node +
+                      " to service: " + restored.error().message;
+      spdlog::warn("incident {}: {}", incident.id, failed.detail);
+      next_unfence_try_[incident.node] = now + policy_.unfence_poll;
+      (void)record(incident, failed);
+      return false;
+    }
+    Notification back = adminAlert(
+        incident, NotificationKind::kNodeBackInService,
+        "[freezer-dr] " + incident.node + " is back in service",
+        fmt::format("{} asked at {} to return {} to service. It was powered on through {}, its "
+                    "compute service reported again, and it is no longer forced down and is "
+                    "enabled: the scheduler may place instances on it. The instances evacuated "
+                    "by incident {} stay where they are.",
+                    u.who, u.requested_at ? formatTime(*u.requested_at) : "?", incident.node,
+                    u.powered_on_by, incident.id));
+    if (!record(incident, event(EventKind::kBackInService), {std::move(back)})) return false;
+    spdlog::warn("node {} is back in service (incident {})", incident.node, incident.id);
+    if (auto saved = journal_.setSetting(kNodeUpPrefix + incident.node,
+                                         std::to_string(toMillis(clock_.now())));
+        !saved) {
+      spdlog::warn("cannot journal that {} is up: {}", incident.node, saved.error().message);
+    }
+    recovered_nodes_.erase(incident.node);
+    return false;
+  };
+  switch (u.step) {
+    case UnfenceStep::kRequested:
+    case UnfenceStep::kPoweringOn: {  // kPoweringOn here: resumed, the call may never have gone out
+      if (!record(incident, event(EventKind::kPowerOnRequested))) return false;
+      std::string errors;
+      for (const NamedFencer& fencer : drivers_.fencers) {  // the first level that accepts
+        auto on = fencer.fencer->powerOn(*n);
+        killPoint("effect:power-on-requested");
+        if (on) {
+          Event done = event(EventKind::kPowerOnDone);
+          done.who = fencer.name;
+          spdlog::warn("node {}: powered on through {}; waiting for its compute service",
+                       incident.node, fencer.name);
+          return record(incident, done).has_value();
+        }
+        errors += (errors.empty() ? "" : "; ") + fencer.name + ": " + on.error().message;
+      }
+      Event failed = event(EventKind::kPowerOnFailed);
+      failed.detail = "cannot power " + incident.node +
+                      " on: " + (errors.empty() ? std::string("no fencer is configured") : errors);
+      spdlog::warn("incident {}: {}", incident.id, failed.detail);
+      next_unfence_try_[incident.node] = now + policy_.unfence_poll;
+      (void)record(incident, failed);
+      return false;
+    }
+    case UnfenceStep::kWaitingForCompute: {
+      auto service = drivers_.evacuator->computeService(*n);
+      next_unfence_try_[incident.node] = now + policy_.unfence_poll;
+      if (!service) {
+        spdlog::warn("node {}: cannot read its compute service: {}", incident.node,
+                     service.error().message);
+        return false;
+      }
+      // Nova says "down" while forced_down is set, whatever the service does: only a heartbeat
+      // later than the power-on request shows that nova-compute runs again.
+      if (!service->updated_at || !u.power_on_requested_at ||
+          *service->updated_at <= *u.power_on_requested_at) {
+        return false;
+      }
+      Event restore = event(EventKind::kRestoreRequested);
+      restore.detail = "compute service of " + incident.node + " reported at " +
+                       formatTime(*service->updated_at);
+      if (!record(incident, restore)) return false;
+      next_unfence_try_.erase(incident.node);
+      return restore_service();
+    }
+    case UnfenceStep::kRestoring: {
+      // Resumed, or the outcome of the last request could not be journaled: unforce and enable
+      // are idempotent, so they are asked again.
+      Event again = event(EventKind::kRestoreRequested);
+      again.detail = "asked again";
+      if (!record(incident, again)) return false;
+      return restore_service();
+    }
+    case UnfenceStep::kNone:
+    case UnfenceStep::kDone:
+    case UnfenceStep::kAbandoned: break;
+  }
+  return false;
 }
 
 void Engine::deliverOutbox() {

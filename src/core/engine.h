@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "freezer/evacuator.h"
 #include "freezer/fencer.h"
 #include "freezer/incident.h"
+#include "freezer/isolation.h"
 #include "freezer/journal.h"
 #include "freezer/monitor.h"
 #include "freezer/notifier.h"
@@ -42,6 +44,17 @@ struct EnginePolicy {
   int storm_max_nodes = 2;
   int storm_max_percent = 50;
   std::vector<std::string> maintenance;
+  // Isolation check (see freezer/isolation.h): how many reference points must answer before an
+  // automatic fence; 0 = a majority of them.
+  int reference_points_required = 0;
+  // At most this many new automatic fences (incidents opened by the detector) per tick; the
+  // other failed nodes wait for the next tick. Fences asked for by hand do not count.
+  int max_fences_per_tick = 1;
+  // Unfence (operator command): how long a powered-on node has to report through its compute
+  // service before the admins are alerted and the unfence is abandoned, and how often the
+  // compute service is read (and a refused power-on or restore retried) meanwhile.
+  Duration unfence_deadline{std::chrono::minutes(10)};
+  Duration unfence_poll{std::chrono::seconds(2)};
   Duration outbox_backoff_initial{std::chrono::seconds(2)};
   Duration outbox_backoff_max{std::chrono::minutes(5)};
 };
@@ -49,6 +62,13 @@ struct EnginePolicy {
 struct NamedFencer {
   std::string name;
   Fencer* fencer = nullptr;
+};
+
+// A monitor whose poll goes to a remote API (Nova): a poll that succeeds shows that the
+// controller reaches that API, so it counts as one reference point of the isolation check.
+struct ReferenceMonitor {
+  std::string name;
+  Monitor* monitor = nullptr;  // one of EngineDrivers::monitors
 };
 
 struct NamedNotifier {
@@ -62,6 +82,9 @@ struct EngineDrivers {
   std::vector<NamedFencer> fencers;  // fallback levels, in order
   Evacuator* evacuator = nullptr;
   std::vector<NamedNotifier> notifiers;
+  // Reference points checked before any automatic fence; nullptr: none configured.
+  IsolationCheck* isolation = nullptr;
+  std::vector<ReferenceMonitor> reference_monitors;
 };
 
 struct TickSummary {
@@ -71,13 +94,19 @@ struct TickSummary {
   // Failed nodes already fenced and evacuated by a closed incident, not seen up since: they
   // are left alone (no second fence) until they come back.
   std::set<std::string> already_recovered;
+  // Failed nodes past every guard but over the per-tick fence cap: fenced at a later tick.
+  std::set<std::string> deferred;
+  std::map<std::string, int> flapping;  // node → recoveries within the flap window
+  std::string isolation;                // why the controller thinks it is cut off; empty: not
   size_t open_incidents = 0;
   size_t waiting_for_operator = 0;  // incidents in a failure phase
   size_t undelivered_notifications = 0;
+  size_t unfencing = 0;  // nodes being powered on and returned to service
   // Nothing left that more ticks could move: no suspect node, every open incident waits for
-  // an operator. (Vetoed nodes are not progress either.)
+  // an operator, no unfence under way. (Vetoed nodes are not progress either.)
   [[nodiscard]] bool settled() const {
-    return suspect.empty() && open_incidents == waiting_for_operator;
+    return suspect.empty() && deferred.empty() && open_incidents == waiting_for_operator &&
+           unfencing == 0;
   }
 };
 
@@ -93,6 +122,8 @@ class Engine {
   TickSummary tick();
 
   [[nodiscard]] const std::map<std::string, Incident>& openIncidents() const { return open_; }
+  // Closed incidents whose node is being unfenced, by hostname.
+  [[nodiscard]] const std::map<std::string, Incident>& unfencing() const { return unfencing_; }
 
  private:
   // Applies `event` to `incident`, commits the result (with `outbox`) and only then updates
@@ -100,7 +131,17 @@ class Engine {
   Status record(Incident& incident, Event event, std::vector<Notification> outbox = {});
 
   void runOperatorCommands();
+  // The guards and the opening of incidents (src/core/engine_guards.cc).
   void openIncidents(TickSummary& summary);
+  // Carries out `pause` / `resume` (journal settings "paused" and "pause"); returns the outcome.
+  std::string applyPause(const OperatorCommand& command);
+  // Why this controller looks cut off, or empty: probes the reference points (once per call).
+  std::string checkIsolation();
+  // Sends an admin alert without an incident (no outbox: it belongs to no incident) through
+  // every notifier. True when at least one delivered it (or none is configured).
+  bool alertAdmins(const std::string& node, const std::string& subject, const std::string& summary);
+  // Writes the guards' state (journal setting "guards") for `status` when it changed.
+  void publishGuards(const TickSummary& summary);
   // Opens (and journals) the incident of a failed node; `why` goes to the admins' notice.
   Status openIncident(const std::string& hostname, const std::string& why);
   void advance(Incident& incident);
@@ -111,6 +152,14 @@ class Engine {
   void followEvacuations();
   void requestEvacuations();
   void deliverOutbox();
+
+  // Unfence: accepts (and journals) an operator's request, or says why not.
+  std::string startUnfence(const OperatorCommand& command);
+  // Moves every unfence on as far as it can without waiting.
+  void advanceUnfences();
+  // False when the unfence is over (done or abandoned) or cannot go on this tick.
+  bool advanceUnfence(Incident& incident);
+  bool abandonUnfence(Incident& incident, const std::string& why);
 
   Status requestPowerOff(Incident& incident, int level, int attempt, bool new_deadline);
   std::vector<InstanceRecord> toRecords(const std::vector<Instance>& instances) const;
@@ -135,6 +184,17 @@ class Engine {
   // Incidents resumed while fencing: the journaled power-off may never have gone out, so it is
   // issued again (power-off is idempotent) with a fresh deadline.
   std::set<std::string> reissue_power_off_;
+  // Guards. Whether each reference monitor's poll succeeded this tick.
+  std::map<const Monitor*, bool> monitor_answered_;
+  std::map<std::string, TimePoint> flapping_since_;  // flapping nodes (admins told), since when
+  bool isolation_alerted_ = false;                   // told about the current isolation episode
+  TimePoint isolated_since_;
+  std::optional<std::string> published_guards_;  // the "guards" setting as last read or written
+  std::optional<bool> paused_seen_;
+  // Closed incidents whose node is being unfenced (by hostname), and when each may next call
+  // the cloud or the fencers.
+  std::map<std::string, Incident> unfencing_;
+  std::map<std::string, TimePoint> next_unfence_try_;
 };
 
 }  // namespace fdr::core

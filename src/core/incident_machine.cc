@@ -123,6 +123,90 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
   return next;
 }
 
+bool isUnfenceEvent(EventKind kind) {
+  switch (kind) {
+    case EventKind::kUnfenceRequested:
+    case EventKind::kPowerOnRequested:
+    case EventKind::kPowerOnDone:
+    case EventKind::kPowerOnFailed:
+    case EventKind::kRestoreRequested:
+    case EventKind::kRestoreFailed:
+    case EventKind::kBackInService:
+    case EventKind::kUnfenceAbandoned: return true;
+    default: return false;
+  }
+}
+
+bool in(UnfenceStep s, std::initializer_list<UnfenceStep> allowed) {
+  return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
+}
+
+// The unfence of a closed incident's node. Never touches the recovery's own fields.
+Result<Incident> applyUnfenceEvent(const Incident& incident, const Event& event) {
+  if (!isTerminal(incident.phase)) {
+    return refuse(incident, event, "an unfence needs a closed incident");
+  }
+  Incident next = incident;
+  next.revision += 1;
+  next.updated_at = event.at;
+  UnfenceProgress& u = next.unfence;
+  const auto refuse_step = [&] {
+    return refuse(incident, event,
+                  "the unfence is " + std::string(toString(incident.unfence.step)));
+  };
+  switch (event.kind) {
+    case EventKind::kUnfenceRequested:
+      if (!in(u.step, {UnfenceStep::kNone, UnfenceStep::kAbandoned})) return refuse_step();
+      if (event.who.empty()) return refuse(incident, event, "no operator named");
+      if (!event.deadline) return refuse(incident, event, "no deadline");
+      u = UnfenceProgress{};
+      u.step = UnfenceStep::kRequested;
+      u.who = event.who;
+      u.requested_at = event.at;
+      u.deadline = event.deadline;
+      return next;
+    case EventKind::kPowerOnRequested:
+      if (!in(u.step, {UnfenceStep::kRequested, UnfenceStep::kPoweringOn})) return refuse_step();
+      u.step = UnfenceStep::kPoweringOn;
+      u.power_on_attempts += 1;
+      u.power_on_requested_at = event.at;
+      return next;
+    case EventKind::kPowerOnDone:
+      if (u.step != UnfenceStep::kPoweringOn) return refuse_step();
+      if (event.who.empty()) return refuse(incident, event, "no fencer named");
+      u.step = UnfenceStep::kWaitingForCompute;
+      u.powered_on_by = event.who;
+      return next;
+    case EventKind::kPowerOnFailed:
+      if (u.step != UnfenceStep::kPoweringOn) return refuse_step();
+      u.step = UnfenceStep::kRequested;
+      problem(next, event);
+      return next;
+    case EventKind::kRestoreRequested:
+      if (!in(u.step, {UnfenceStep::kWaitingForCompute, UnfenceStep::kRestoring})) {
+        return refuse_step();
+      }
+      u.step = UnfenceStep::kRestoring;
+      return next;
+    case EventKind::kRestoreFailed:
+      if (u.step != UnfenceStep::kRestoring) return refuse_step();
+      u.step = UnfenceStep::kWaitingForCompute;
+      problem(next, event);
+      return next;
+    case EventKind::kBackInService:
+      if (u.step != UnfenceStep::kRestoring) return refuse_step();
+      u.step = UnfenceStep::kDone;
+      u.restored_at = event.at;
+      return next;
+    case EventKind::kUnfenceAbandoned:
+      if (!isUnfenceActive(u.step)) return refuse_step();
+      u.step = UnfenceStep::kAbandoned;
+      problem(next, event);
+      return next;
+    default: return refuse(incident, event);
+  }
+}
+
 }  // namespace
 
 std::string expectedStatusAfterEvacuation(const std::string& former_status) {
@@ -155,6 +239,7 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
     return created;
   }
   if (incident.revision == 0) return refuse(incident, event, "no such incident yet");
+  if (isUnfenceEvent(event.kind)) return applyUnfenceEvent(incident, event);
   if (isTerminal(incident.phase)) return refuse(incident, event, "the incident is closed");
 
   Incident next = incident;
@@ -279,7 +364,15 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
       problem(next, event);
       return next;
 
-    case EventKind::kDetected: break;  // handled above
+    case EventKind::kDetected:  // handled above
+    case EventKind::kUnfenceRequested:
+    case EventKind::kPowerOnRequested:
+    case EventKind::kPowerOnDone:
+    case EventKind::kPowerOnFailed:
+    case EventKind::kRestoreRequested:
+    case EventKind::kRestoreFailed:
+    case EventKind::kBackInService:
+    case EventKind::kUnfenceAbandoned: break;
   }
   return refuse(incident, event);
 }

@@ -14,7 +14,8 @@ namespace fdr::core {
 // Applies `event` to `incident`, returning the incident as it is after the event, with
 // revision + 1 and updated_at = event.at. An event not allowed in the current phase (or naming
 // an unknown instance) is kInvalidArgument and changes nothing. kDetected creates the incident
-// and is only allowed on a default-constructed Incident (revision 0).
+// and is only allowed on a default-constructed Incident (revision 0). The unfence events are
+// only allowed on a closed incident (kDone, kCancelled) and only change its `unfence`.
 [[nodiscard]] Result<Incident> apply(const Incident& incident, const Event& event);
 
 // The instance state an evacuated instance must reach: SHUTOFF stays SHUTOFF; anything else

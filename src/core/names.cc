@@ -51,7 +51,7 @@ constexpr std::array<std::pair<InstancePhase, std::string_view>, 6> kInstancePha
     {InstancePhase::kSkipped, "skipped"},
 }};
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 20> kEvents{{
+constexpr std::array<std::pair<EventKind, std::string_view>, 28> kEvents{{
     {EventKind::kDetected, "detected"},
     {EventKind::kPowerOffRequested, "power-off-requested"},
     {EventKind::kPowerOffFailed, "power-off-failed"},
@@ -72,9 +72,27 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 20> kEvents{{
     {EventKind::kNotificationsQueued, "notifications-queued"},
     {EventKind::kClosed, "closed"},
     {EventKind::kCancelled, "cancelled"},
+    {EventKind::kUnfenceRequested, "unfence-requested"},
+    {EventKind::kPowerOnRequested, "power-on-requested"},
+    {EventKind::kPowerOnDone, "power-on-done"},
+    {EventKind::kPowerOnFailed, "power-on-failed"},
+    {EventKind::kRestoreRequested, "restore-requested"},
+    {EventKind::kRestoreFailed, "restore-failed"},
+    {EventKind::kBackInService, "back-in-service"},
+    {EventKind::kUnfenceAbandoned, "unfence-abandoned"},
 }};
 
-constexpr std::array<std::pair<NotificationKind, std::string_view>, 7> kNotificationKinds{{
+constexpr std::array<std::pair<UnfenceStep, std::string_view>, 7> kUnfenceSteps{{
+    {UnfenceStep::kNone, "none"},
+    {UnfenceStep::kRequested, "requested"},
+    {UnfenceStep::kPoweringOn, "powering-on"},
+    {UnfenceStep::kWaitingForCompute, "waiting-for-compute"},
+    {UnfenceStep::kRestoring, "restoring"},
+    {UnfenceStep::kDone, "done"},
+    {UnfenceStep::kAbandoned, "abandoned"},
+}};
+
+constexpr std::array<std::pair<NotificationKind, std::string_view>, 8> kNotificationKinds{{
     {NotificationKind::kFailureConfirmed, "failure-confirmed"},
     {NotificationKind::kFenceFailed, "fence-failed"},
     {NotificationKind::kGuardTripped, "guard-tripped"},
@@ -82,6 +100,7 @@ constexpr std::array<std::pair<NotificationKind, std::string_view>, 7> kNotifica
     {NotificationKind::kEvacuationPartial, "evacuation-partial"},
     {NotificationKind::kNodeBackInService, "node-back-in-service"},
     {NotificationKind::kRecoveryStuck, "recovery-stuck"},
+    {NotificationKind::kUnfenceFailed, "unfence-failed"},
 }};
 
 }  // namespace
@@ -104,6 +123,17 @@ std::string_view toString(InstancePhase p) {
 }
 std::optional<InstancePhase> instancePhaseFromString(std::string_view s) {
   return valueOf(kInstancePhases, s);
+}
+
+std::string_view toString(UnfenceStep s) {
+  return nameOf(kUnfenceSteps, s);
+}
+std::optional<UnfenceStep> unfenceStepFromString(std::string_view s) {
+  return valueOf(kUnfenceSteps, s);
+}
+bool isUnfenceActive(UnfenceStep s) {
+  return s == UnfenceStep::kRequested || s == UnfenceStep::kPoweringOn ||
+         s == UnfenceStep::kWaitingForCompute || s == UnfenceStep::kRestoring;
 }
 
 std::string_view toString(EventKind k) {

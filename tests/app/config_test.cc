@@ -156,6 +156,7 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
       "retries = 2\n"
       "attempt-timeout = 5s\n"
       "deadline = 1m\n"
+      "unfence-deadline = 15m\n"
       "[evacuation]\n"
       "retries = 0\n"
       "shared-storage = yes\n"
@@ -176,6 +177,7 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->fence_retries, 2);
   EXPECT_EQ(config->fence_attempt_timeout, milliseconds(5'000));
   EXPECT_EQ(config->fence_deadline, milliseconds(60'000));
+  EXPECT_EQ(config->unfence_deadline, milliseconds(900'000));
   EXPECT_EQ(config->evacuation_retries, 0);
   EXPECT_TRUE(config->shared_storage);
   EXPECT_EQ(config->evacuation_concurrency, 25);
@@ -292,13 +294,13 @@ TEST_F(ConfigTest, SeveralDriversWithPerDriverSections) {
 
 TEST_F(ConfigTest, NotifyListAndNotifyFromReachTheNotifiersThatAddressPeople) {
   const auto config = loadText(
-      "[notifiers]\n"                                          // 1
-      "driver = email, webhook, file\n"                        // 2
-      "endpoint = smtp.example.test\n"                         // 3
-      "notify-list = ops@example.test, oncall@example.test\n"  // 4
-      "notify_from = freezer-dr@example.test\n"                // 5
-      "[notifiers.file]\n"                                     // 6
-      "endpoint = /var/log/freezer-dr/notifications.jsonl\n"); // 7
+      "[notifiers]\n"                                           // 1
+      "driver = email, webhook, file\n"                         // 2
+      "endpoint = smtp.example.test\n"                          // 3
+      "notify-list = ops@example.test, oncall@example.test\n"   // 4
+      "notify_from = freezer-dr@example.test\n"                 // 5
+      "[notifiers.file]\n"                                      // 6
+      "endpoint = /var/log/freezer-dr/notifications.jsonl\n");  // 7
   ASSERT_TRUE(config.has_value()) << diag_.format();
   ASSERT_EQ(config->notifiers.size(), 3U);
   for (size_t i = 0; i < 2; ++i) {  // email and webhook

@@ -59,9 +59,20 @@ TEST_F(WiringTest, UnknownDriverListsTheValidOnes) {
 }
 
 TEST_F(WiringTest, PlannedDriverSaysItIsNotSupportedYet) {
-  config_.monitors = {choice("freezer_dr.monitors.drivers.monasca.driver.MonascaDriver")};
+  registry_.monitors.addPlanned(
+      {"zabbix", {"freezer_dr.monitors.drivers.zabbix.driver.ZabbixDriver"}, "not yet"});
+  config_.monitors = {choice("freezer_dr.monitors.drivers.zabbix.driver.ZabbixDriver")};
   EXPECT_FALSE(build().has_value());
   EXPECT_NE(diag_.format().find("not supported by this build yet"), std::string::npos)
+      << diag_.format();
+}
+
+TEST_F(WiringTest, TheOriginalsMonascaClassPathIsTheMonascaMonitor) {
+  config_.monitors = {choice("freezer_dr.monitors.drivers.monasca.driver.MonascaDriver")};
+  EXPECT_TRUE(build(/*create=*/false).has_value()) << diag_.format();
+  // Created without [keystone_authtoken]: a clear error, not a crash.
+  EXPECT_FALSE(build().has_value());
+  EXPECT_NE(diag_.format().find("monasca monitor: needs the cloud credentials"), std::string::npos)
       << diag_.format();
 }
 

@@ -274,6 +274,76 @@ TEST_F(NovaEvacuatorTest, ForceDownOfAnUnknownHostFails) {
   EXPECT_TRUE(fake.service_updates.empty());
 }
 
+TEST_F(NovaEvacuatorTest, ReadsTheComputeServiceWithItsHeartbeat) {
+  {
+    std::lock_guard lock(fake.mutex_);
+    fake.services["c1"]["forced_down"] = true;
+    fake.services["c1"]["status"] = "disabled";
+    fake.services["c1"]["disabled_reason"] = "freezer-dr: host fenced";
+    fake.services["c1"]["updated_at"] = "2026-11-25T09:46:40.250000";
+  }
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto service = (*evacuator)->computeService(node("c1"));
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->up);  // Nova says down while forced down, whatever the heartbeat
+  EXPECT_TRUE(service->forced_down);
+  EXPECT_TRUE(service->disabled);
+  EXPECT_EQ(service->disabled_reason, "freezer-dr: host fenced");
+  ASSERT_TRUE(service->updated_at.has_value());
+  EXPECT_EQ(toMillis(*service->updated_at), 1'795'600'000'250);  // UTC, no zone in Nova's text
+
+  auto missing = (*evacuator)->computeService(node("nowhere"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().toString();
+}
+
+TEST_F(NovaEvacuatorTest, AServiceThatNeverReportedHasNoHeartbeatAndABadOneIsAnError) {
+  {
+    std::lock_guard lock(fake.mutex_);
+    fake.services["c1"]["updated_at"] = nullptr;
+  }
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto service = (*evacuator)->computeService(node("c1"));
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->updated_at.has_value());
+  {
+    std::lock_guard lock(fake.mutex_);
+    fake.services["c1"]["updated_at"] = "yesterday";
+  }
+  auto bad = (*evacuator)->computeService(node("c1"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(bad.error().message.find("yesterday"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(NovaEvacuatorTest, RestoreUnforcesThenEnables) {
+  fake.addService("svc-uuid-10", "c10");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator) << evacuator.error().toString();
+  ASSERT_TRUE((*evacuator)->forceDown(node("c1"), "host fenced"));
+  fake.service_updates.clear();
+  ASSERT_TRUE((*evacuator)->restore(node("c1")));
+  ASSERT_EQ(fake.service_updates.size(), 2u);
+  EXPECT_EQ(fake.service_updates[0], (json{{"forced_down", false}}));
+  EXPECT_EQ(fake.service_updates[1], (json{{"status", "enabled"}}));
+  EXPECT_EQ(fake.services["c1"]["forced_down"], false);
+  EXPECT_EQ(fake.services["c1"]["status"], "enabled");
+  EXPECT_TRUE(fake.services["c10"].value("status", "") == "enabled");  // exact host only
+  ASSERT_TRUE((*evacuator)->restore(node("c1")));                      // idempotent
+  EXPECT_EQ(fake.service_updates.size(), 4u);
+}
+
+TEST_F(NovaEvacuatorTest, RestoreOfAnUnknownHostFails) {
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto restored = (*evacuator)->restore(node("nowhere"));
+  ASSERT_FALSE(restored);
+  EXPECT_EQ(restored.error().code, ErrorCode::kNotFound) << restored.error().toString();
+  EXPECT_TRUE(fake.service_updates.empty());
+}
+
 TEST_F(NovaEvacuatorTest, ListsTheInstancesOfExactlyTheHostWithTheirStorage) {
   fake.addVm("a", "c1", "ACTIVE", {{"HA_Priority", "7"}});
   fake.addVm("b", "c1", "SHUTOFF", {}, true);

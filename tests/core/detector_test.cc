@@ -49,5 +49,48 @@ TEST(Detector, ComingBackRestartsTheGracePeriod) {
   EXPECT_FALSE(d.failedNodes(kT0 + 5500ms).empty());
 }
 
+// Down by both sources at `t`, then up by both at `t + down_for`.
+void flap(Detector& d, TimePoint t, Duration down_for) {
+  d.update(t, obs({{"n1", "a", Health::kDown}, {"n1", "b", Health::kDown}}));
+  d.update(t + down_for, obs({{"n1", "a", Health::kUp}, {"n1", "b", Health::kUp}}));
+}
+
+TEST(Detector, ANodeThatComesBackTooOftenIsFlapping) {
+  Detector d({.grace = 3s, .min_sources = 2, .flap_max_recoveries = 2, .flap_window = 60s});
+  flap(d, kT0, 1s);
+  flap(d, kT0 + 10s, 1s);
+  EXPECT_TRUE(d.flappingNodes(kT0 + 11s).empty());  // 2 recoveries: not more than 2
+  flap(d, kT0 + 20s, 1s);
+  EXPECT_EQ(d.flappingNodes(kT0 + 21s), (std::map<std::string, int>{{"n1", 3}}));
+}
+
+TEST(Detector, FlappingEndsWhenTheRecoveriesLeaveTheWindow) {
+  Detector d({.grace = 3s, .min_sources = 2, .flap_max_recoveries = 2, .flap_window = 60s});
+  for (int i = 0; i < 3; ++i) flap(d, kT0 + i * 10s, 1s);  // recoveries at 1, 11, 21 s
+  EXPECT_FALSE(d.flappingNodes(kT0 + 61s).empty());
+  EXPECT_TRUE(d.flappingNodes(kT0 + 62s).empty());  // the first one is 61 s old
+}
+
+TEST(Detector, OneSourceGoingDownIsNoFlap) {
+  Detector d({.grace = 3s, .min_sources = 2, .flap_max_recoveries = 1, .flap_window = 60s});
+  for (int i = 0; i < 5; ++i) {
+    const TimePoint t = kT0 + i * 10s;
+    d.update(t, obs({{"n1", "a", Health::kDown}, {"n1", "b", Health::kUp}}));
+    d.update(t + 1s, obs({{"n1", "a", Health::kUp}, {"n1", "b", Health::kUp}}));
+  }
+  EXPECT_TRUE(d.flappingNodes(kT0 + 50s).empty());
+}
+
+TEST(Detector, DownWithoutComingBackIsNoFlap) {
+  Detector d({.grace = 3s, .min_sources = 2, .flap_max_recoveries = 1, .flap_window = 60s});
+  const auto down = obs({{"n1", "a", Health::kDown}, {"n1", "b", Health::kDown}});
+  const auto unknown = obs({});
+  for (int i = 0; i < 5; ++i) {  // down, then unknown (the monitor failed): not "up"
+    d.update(kT0 + i * 10s, down);
+    d.update(kT0 + i * 10s + 1s, unknown);
+  }
+  EXPECT_TRUE(d.flappingNodes(kT0 + 50s).empty());
+}
+
 }  // namespace
 }  // namespace fdr::core

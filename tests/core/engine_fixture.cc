@@ -35,6 +35,18 @@ Status ScriptedFencer::powerOff(const Node& node) {
 
 Status ScriptedFencer::powerOn(const Node& node) {
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  on_calls += 1;
+  world_.power_on_calls += 1;
+  switch (mode_) {
+    case Mode::kRefuses: return fail(ErrorCode::kPermissionDenied, "BMC refused: bad password");
+    case Mode::kHangs: return fail(ErrorCode::kTimedOut, "BMC did not answer within 5 s", true);
+    case Mode::kLies: return {};
+    case Mode::kWorks:
+    case Mode::kBlind: break;
+  }
+  if (world_.power[node.hostname] != PowerState::kOn && world_.clock != nullptr) {
+    world_.powered_on_at[node.hostname] = world_.clock->now();
+  }
   world_.power[node.hostname] = PowerState::kOn;
   return {};
 }
@@ -51,6 +63,43 @@ Status ScriptedEvacuator::forceDown(const Node& node, const std::string&) {
   world_.force_down_calls += 1;
   if (refuse_force_down) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
   world_.forced_down[node.hostname] = true;
+  world_.disabled[node.hostname] = true;
+  return {};
+}
+
+Result<ServiceState> ScriptedEvacuator::computeService(const Node& node) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  const std::string& host = node.hostname;
+  if (std::find(hosts_.begin(), hosts_.end(), host) == hosts_.end()) {
+    return fail(ErrorCode::kNotFound, "no compute service on " + host);
+  }
+  const auto power = world_.power.find(host);
+  bool running = (power == world_.power.end() || power->second == PowerState::kOn) &&
+                 !world_.compute_never_reports.contains(host) && world_.clock != nullptr;
+  if (running) {
+    if (auto on = world_.powered_on_at.find(host); on != world_.powered_on_at.end()) {
+      running = world_.clock->now() >= on->second + world_.compute_boot;
+    }
+  }
+  if (running) world_.last_heartbeat[host] = world_.clock->now();
+  ServiceState state;
+  state.forced_down = world_.forced_down[host];
+  state.disabled = world_.disabled[host];
+  state.up = running && !state.forced_down;
+  if (auto beat = world_.last_heartbeat.find(host); beat != world_.last_heartbeat.end()) {
+    state.updated_at = beat->second;
+  }
+  return state;
+}
+
+Status ScriptedEvacuator::restore(const Node& node) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  world_.restore_calls += 1;
+  if (refuse_restore) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
+  world_.forced_down[node.hostname] = false;
+  world_.service_log.push_back("unforce " + node.hostname);
+  world_.disabled[node.hostname] = false;
+  world_.service_log.push_back("enable " + node.hostname);
   return {};
 }
 
@@ -153,7 +202,9 @@ Status DyingJournal::markAttemptFailed(int64_t id, const std::string& e, TimePoi
 }
 
 Status DyingJournal::markCommandDone(int64_t id, const std::string& outcome) {
-  return world_.dead ? dead() : inner_.markCommandDone(id, outcome);
+  if (world_.dead) return dead();
+  outcomes[id] = outcome;
+  return inner_.markCommandDone(id, outcome);
 }
 
 Status DyingJournal::setSetting(const std::string& key, const std::string& value) {

@@ -42,6 +42,17 @@ struct World {
   std::set<std::string> end_in_error;
   std::set<std::string> refuse_evacuation;  // answered 409
   int force_down_calls = 0;
+  // Compute services: a powered node's nova-compute reports (heartbeat = now) once `compute_boot`
+  // has passed since its power-on, unless it is in `compute_never_reports`. Needs `clock`.
+  const Clock* clock = nullptr;
+  std::map<std::string, bool> disabled;
+  std::map<std::string, TimePoint> powered_on_at;
+  std::map<std::string, TimePoint> last_heartbeat;
+  Duration compute_boot{std::chrono::seconds(30)};
+  std::set<std::string> compute_never_reports;
+  int power_on_calls = 0;
+  int restore_calls = 0;
+  std::vector<std::string> service_log;  // "unforce <host>", "enable <host>", in call order
 };
 
 class ScriptedFencer final : public Fencer {
@@ -52,6 +63,7 @@ class ScriptedFencer final : public Fencer {
   Status powerOn(const Node& node) override;
   Result<PowerState> powerStatus(const Node& node) override;
   int off_calls = 0;
+  int on_calls = 0;
 
  private:
   World& world_;
@@ -66,7 +78,10 @@ class ScriptedEvacuator final : public Evacuator {
   Result<std::vector<Instance>> listInstances(const Node& node) override;
   std::vector<Status> evacuate(std::span<const EvacuationRequest> requests) override;
   std::vector<Result<Instance>> show(std::span<const std::string> ids) override;
+  Result<ServiceState> computeService(const Node& node) override;
+  Status restore(const Node& node) override;
   bool refuse_force_down = false;
+  bool refuse_restore = false;
 
  private:
   World& world_;
@@ -114,6 +129,7 @@ class DyingJournal final : public Journal {
     return inner_.setting(key);
   }
   int commits = 0;
+  std::map<int64_t, std::string> outcomes;  // operator command id → outcome
 
  private:
   Status dead() const;

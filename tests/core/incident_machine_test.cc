@@ -196,6 +196,84 @@ TEST(IncidentMachine, UnknownInstanceIsRefused) {
   EXPECT_FALSE(apply(i, forInstance(EventKind::kEvacuationRequested, "vm9")).has_value());
 }
 
+Incident closedIncident() {
+  return applyAll(fencedAndDown(), {listed({}), at(EventKind::kNotificationsQueued, 1s),
+                                    at(EventKind::kClosed, 1s)});
+}
+
+Event unfenceRequested(const std::string& who = "alice") {
+  Event e = at(EventKind::kUnfenceRequested, 10s);
+  e.who = who;
+  e.deadline = kT0 + 10min;
+  return e;
+}
+
+Event powerOnDone() {
+  Event e = at(EventKind::kPowerOnDone, 11s);
+  e.who = "ipmi";
+  return e;
+}
+
+TEST(IncidentMachine, UnfenceWalksItsStepsOnAClosedIncidentOnly) {
+  // Never on an open incident: its node may still be needed off.
+  EXPECT_FALSE(apply(fencedAndDown(), unfenceRequested()).has_value());
+  EXPECT_FALSE(apply(detected(), unfenceRequested()).has_value());
+
+  const Incident closed = closedIncident();
+  ASSERT_EQ(closed.phase, Phase::kDone);
+  Incident i = applyAll(closed, {unfenceRequested()});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kRequested);
+  EXPECT_EQ(i.unfence.who, "alice");
+  EXPECT_EQ(i.unfence.deadline, kT0 + 10min);
+  // The restore needs a power-on accepted first.
+  EXPECT_FALSE(apply(i, at(EventKind::kRestoreRequested, 11s)).has_value());
+  EXPECT_FALSE(apply(i, powerOnDone()).has_value());
+  i = applyAll(i, {at(EventKind::kPowerOnRequested, 11s), at(EventKind::kPowerOnRequested, 12s)});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kPoweringOn);  // asked again after a resume
+  EXPECT_EQ(i.unfence.power_on_attempts, 2);
+  EXPECT_EQ(i.unfence.power_on_requested_at, kT0 + 12s);
+  i = applyAll(i, {powerOnDone()});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kWaitingForCompute);
+  EXPECT_EQ(i.unfence.powered_on_by, "ipmi");
+  EXPECT_FALSE(apply(i, at(EventKind::kBackInService, 40s)).has_value());
+  Event failed = at(EventKind::kRestoreFailed, 41s);
+  failed.detail = "nova-api 503";
+  i = applyAll(i, {at(EventKind::kRestoreRequested, 40s), failed});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kWaitingForCompute);
+  EXPECT_EQ(i.problems.back(), "nova-api 503");
+  i = applyAll(i, {at(EventKind::kRestoreRequested, 42s), at(EventKind::kBackInService, 42s)});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kDone);
+  EXPECT_EQ(i.unfence.restored_at, kT0 + 42s);
+  // The recovery itself is untouched, and the incident stays closed.
+  EXPECT_EQ(i.phase, Phase::kDone);
+  EXPECT_EQ(i.closed_at, closed.closed_at);
+  EXPECT_EQ(i.fence, closed.fence);
+  EXPECT_EQ(i.revision, closed.revision + 8);
+  EXPECT_FALSE(apply(i, unfenceRequested("bob")).has_value());  // back in service already
+  EXPECT_FALSE(apply(i, at(EventKind::kUnfenceAbandoned, 50s)).has_value());
+}
+
+TEST(IncidentMachine, AnAbandonedUnfenceMayBeAskedAgain) {
+  Incident i = applyAll(closedIncident(), {unfenceRequested()});
+  EXPECT_FALSE(apply(i, unfenceRequested("bob")).has_value());  // one at a time
+  Event abandoned = at(EventKind::kUnfenceAbandoned, 11min);
+  abandoned.detail = "no heartbeat";
+  i = applyAll(i, {abandoned});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kAbandoned);
+  i = applyAll(i, {unfenceRequested("bob")});
+  EXPECT_EQ(i.unfence.step, UnfenceStep::kRequested);
+  EXPECT_EQ(i.unfence.who, "bob");
+  EXPECT_EQ(i.unfence.power_on_attempts, 0);
+}
+
+TEST(IncidentMachine, AnUnfenceNeedsAnOperatorAndADeadline) {
+  Event nobody = unfenceRequested("");
+  EXPECT_FALSE(apply(closedIncident(), nobody).has_value());
+  Event no_deadline = unfenceRequested();
+  no_deadline.deadline.reset();
+  EXPECT_FALSE(apply(closedIncident(), no_deadline).has_value());
+}
+
 TEST(IncidentMachine, RevisionCountsEveryEvent) {
   Incident i = applyAll(detected(), {powerOffRequested(), observed(PowerState::kOff)});
   EXPECT_EQ(i.revision, 3u);

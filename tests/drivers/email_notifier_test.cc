@@ -4,6 +4,7 @@
 // tested against the lab in tests/lab/notifier_lab_test.cc).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -26,19 +27,35 @@ constexpr const char* kPassword = "Sm7p-pa55-w0rd!";
 // Users by project, or an error; counts the calls.
 struct DirectoryState {
   std::map<std::string, std::vector<Recipient>> projects;
+  std::map<std::string, Recipient> users;  // by id: instance owners outside the project
   std::optional<Error> error;
   int calls = 0;
+  std::vector<std::vector<std::string>> owners_asked;  // per call
 };
 
 class FakeDirectory final : public drivers::email::RecipientDirectory {
  public:
   explicit FakeDirectory(std::shared_ptr<DirectoryState> state) : state_(std::move(state)) {}
+  // As the Keystone directory: the project's users, then each owner once (marked as owner).
   Result<std::vector<Recipient>> usersOf(const std::string& project_id,
-                                         const std::vector<std::string>&) override {
+                                         const std::vector<std::string>& owners) override {
     ++state_->calls;
+    state_->owners_asked.push_back(owners);
     if (state_->error) return std::unexpected(*state_->error);
     auto it = state_->projects.find(project_id);
-    return it == state_->projects.end() ? std::vector<Recipient>{} : it->second;
+    std::vector<Recipient> out =
+        it == state_->projects.end() ? std::vector<Recipient>{} : it->second;
+    for (const std::string& id : owners) {
+      auto known =
+          std::find_if(out.begin(), out.end(), [&](const Recipient& r) { return r.user_id == id; });
+      if (known != out.end()) {
+        known->owner = true;
+      } else if (auto user = state_->users.find(id); user != state_->users.end()) {
+        out.push_back(user->second);
+        out.back().owner = true;
+      }
+    }
+    return out;
   }
 
  private:
@@ -241,7 +258,8 @@ INSTANTIATE_TEST_SUITE_P(
         KindCase{NotificationKind::kEvacuationFinished, "all its instances run elsewhere"},
         KindCase{NotificationKind::kEvacuationPartial, "did NOT come back"},
         KindCase{NotificationKind::kNodeBackInService, "is back in service"},
-        KindCase{NotificationKind::kRecoveryStuck, "its recovery cannot go on"}),
+        KindCase{NotificationKind::kRecoveryStuck, "its recovery cannot go on"},
+        KindCase{NotificationKind::kUnfenceFailed, "could not be returned to service"}),
     [](const ::testing::TestParamInfo<KindCase>& kind_case) {
       std::string name(toString(kind_case.param.kind));
       std::erase(name, '-');
@@ -281,6 +299,27 @@ TEST_F(EmailNotifierTest, EachUserOfTheProjectGetsTheirOwnMessage) {
   // The user without an address is reported, not silently skipped.
   EXPECT_TRUE(logs_.contains("without a usable e-mail address, not notified: bob (u-bob)"))
       << logs_.text();
+}
+
+TEST_F(EmailNotifierTest, InstanceOwnersAreMailedOnceEvenOutsideTheProject) {
+  directory_->users["u-frank"] = {
+      .user_id = "u-frank", .name = "frank", .email = "frank@example.test", .owner = false};
+  SmtpCapture smtp;
+  ASSERT_TRUE(smtp.ok()) << smtp.error();
+  auto notifier = notifierFor(smtp);
+  ASSERT_NE(notifier, nullptr);
+  Notification n = projectNotification("other");
+  n.instances[0].user_id = "u-frank";  // owns web-1 but holds no role on the project
+  n.instances[1].user_id = "u-dave";   // owns db-1 and is a member
+  n.instances.push_back(n.instances[0]);
+  n.instances.back().id = "6f1c-cccc";  // frank owns a second instance: still one mail
+  ASSERT_TRUE(notifier->send(n));
+  ASSERT_EQ(directory_->owners_asked.size(), 1U);
+  EXPECT_EQ(directory_->owners_asked[0], (std::vector<std::string>{"u-frank", "u-dave"}));
+  const auto mails = smtp.messages();
+  ASSERT_EQ(mails.size(), 2U);
+  EXPECT_EQ(envelopeRecipients(mails),
+            (std::set<std::string>{"dave@example.test", "frank@example.test"}));
 }
 
 TEST_F(EmailNotifierTest, PartialEvacuationTellsUsersWhatDidNotComeBack) {

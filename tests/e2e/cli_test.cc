@@ -44,7 +44,8 @@ TEST_F(CliTest, VersionAndHelp) {
   auto version = runProcess({binaryPath(), "--version"}, {}, dir_.path());
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_NE(version.out.find("freezer-dr "), std::string::npos);
-  for (const char* sub : {"run", "check", "validate", "status", "confirm-fenced", "fence"}) {
+  for (const char* sub :
+       {"run", "check", "validate", "status", "confirm-fenced", "fence", "unfence"}) {
     auto help = runProcess({binaryPath(), sub, "--help"}, {}, dir_.path());
     EXPECT_EQ(help.exit_code, 0) << sub;
     EXPECT_NE(help.out.find(sub), std::string::npos) << sub << help.out;
@@ -117,20 +118,64 @@ TEST_F(CliTest, FenceFailureExitsThreeAndConfirmFencedLetsItFinish) {
   EXPECT_NE(resumed.out.find("phase done"), std::string::npos) << resumed.out;
 }
 
+TEST_F(CliTest, UnfenceBringsAFencedNodeBackIntoService) {
+  ASSERT_EQ(run({"check"}).exit_code, 0);  // creates the journal
+  auto fence = run({"fence", "compute-2", "--who", "bob"});
+  ASSERT_EQ(fence.exit_code, 0) << fence.err;
+  auto fenced = run({"check"});
+  ASSERT_EQ(fenced.exit_code, 0) << fenced.out << fenced.err;
+  ASSERT_NE(fenced.out.find("phase done"), std::string::npos) << fenced.out;
+
+  auto unknown = run({"unfence", "compute-9"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("compute-9 is not in the inventory"), std::string::npos)
+      << unknown.err;
+
+  auto queued = run({"unfence", "compute-2", "--who", "alice"});
+  ASSERT_EQ(queued.exit_code, 0) << queued.err;
+  EXPECT_NE(queued.out.find("queued: alice asks to unfence compute-2"), std::string::npos)
+      << queued.out;
+  auto unfenced = run({"check"});
+  EXPECT_EQ(unfenced.exit_code, 0) << unfenced.out << unfenced.err;
+  EXPECT_NE(unfenced.out.find("compute-2 is back in service (unfenced by alice)"),
+            std::string::npos)
+      << unfenced.out << unfenced.err;
+  const std::string notes = slurp(dir_.file("notes.jsonl"));
+  EXPECT_NE(notes.find("node-back-in-service"), std::string::npos) << notes;
+
+  auto status = run({"status", "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const auto doc = nlohmann::json::parse(status.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << status.out;
+  ASSERT_FALSE(doc["recent"].empty());
+  EXPECT_EQ(doc["recent"][0]["unfence"]["step"], "done");
+  EXPECT_EQ(doc["recent"][0]["unfence"]["who"], "alice");
+
+  // Once back in service, a second unfence is refused by the daemon (nothing to undo).
+  ASSERT_EQ(run({"unfence", "compute-2"}).exit_code, 0);
+  auto again = run({"check"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(again.out.find("back in service"), std::string::npos) << again.out;
+}
+
 TEST_F(CliTest, DaemonStopsCleanlyOnSigtermAndHoldsTheLock) {
   pid_t daemon = startProcess({binaryPath(), "--config-file", dir_.file("freezer-dr.conf"), "run"},
                               {}, dir_.path());
   ASSERT_GT(daemon, 0);
-  // Wait (bounded) until the daemon holds the journal lock: a second actor is refused.
+  // Wait (bounded) until the daemon holds the journal lock: it says "watching" only once the
+  // journal is open (a `check` run before that could take the lock first and keep the daemon
+  // out). Then a second actor is refused.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  ProcessResult second;
-  TempDir second_dir;
-  while (std::chrono::steady_clock::now() < deadline) {
-    second = runProcess({binaryPath(), "--config-file", dir_.file("freezer-dr.conf"), "check"}, {},
-                        second_dir.path());
-    if (second.exit_code == 2) break;
-    std::this_thread::yield();
+  while (std::chrono::steady_clock::now() < deadline &&
+         slurp(dir_.file("stderr")).find("watching") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval
   }
+  ASSERT_NE(slurp(dir_.file("stderr")).find("watching"), std::string::npos)
+      << "the daemon did not start: " << slurp(dir_.file("stderr"));
+  TempDir second_dir;
+  const ProcessResult second =
+      runProcess({binaryPath(), "--config-file", dir_.file("freezer-dr.conf"), "check"}, {},
+                 second_dir.path());
   EXPECT_EQ(second.exit_code, 2) << second.out << second.err;
   EXPECT_NE(second.err.find("another freezer-dr"), std::string::npos) << second.err;
   // Status reads the journal while the daemon runs.

@@ -187,9 +187,8 @@ nlohmann::json DaemonLabTest::incidentOf(const std::string& host) {
   return nullptr;
 }
 
-nlohmann::json DaemonLabTest::waitIncident(
-    const std::string& host, std::chrono::seconds limit,
-    const std::function<bool(const nlohmann::json&)>& done) {
+nlohmann::json DaemonLabTest::waitIncident(const std::string& host, std::chrono::seconds limit,
+                                           const std::function<bool(const nlohmann::json&)>& done) {
   nlohmann::json last;
   (void)waitUntil(limit, [&] {
     last = incidentOf(host);
@@ -200,8 +199,8 @@ nlohmann::json DaemonLabTest::waitIncident(
 
 std::vector<std::string> DaemonLabTest::bootServers(const std::string& host,
                                                     const std::string& project, int count) {
-  EXPECT_TRUE(shell(env_["FDR_LAB_SERVERS_SH"] + " boot " + host + " " + project + " " +
-                    prefix_ + " " + std::to_string(count)));
+  EXPECT_TRUE(shell(env_["FDR_LAB_SERVERS_SH"] + " boot " + host + " " + project + " " + prefix_ +
+                    " " + std::to_string(count)));
   std::vector<std::string> ids;
   auto servers = nova_->servers({{"all_tenants", "1"}, {"name", "^" + prefix_ + "-" + project}});
   EXPECT_TRUE(servers) << servers.error().toString();

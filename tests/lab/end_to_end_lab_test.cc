@@ -58,8 +58,8 @@ class EndToEndLabTest : public DaemonLabTest {
       EXPECT_NE(server->host, from) << id << " is still on the failed host";
       auto evacuations = nova_->evacuations(id);
       ASSERT_TRUE(evacuations) << evacuations.error().toString();
-      EXPECT_EQ(evacuations->size(), 1U) << id << " was evacuated " << evacuations->size()
-                                         << " times (os-migrations)";
+      EXPECT_EQ(evacuations->size(), 1U)
+          << id << " was evacuated " << evacuations->size() << " times (os-migrations)";
       auto actions = nova_->instanceActions(id);
       ASSERT_TRUE(actions) << actions.error().toString();
       EXPECT_EQ(std::count_if(actions->begin(), actions->end(),
@@ -125,9 +125,12 @@ TEST_F(EndToEndLabTest, CrashedHostIsFencedEvacuatedAndReported) {
     return sentTo(m, "dave@example.test") && m.subject.find(victim) != std::string::npos;
   });
   ASSERT_TRUE(done) << "no mail to dave; captured:" << subjects(newMail());
-  ASSERT_TRUE(waitMail(60s, [&](const CapturedMail& m) {
-    return sentTo(m, "ops@example.test") && m.subject.find("recovered") != std::string::npos;
-  })) << "captured:" << subjects(newMail());
+  ASSERT_TRUE(waitMail(60s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject.find("recovered") != std::string::npos;
+                       }))
+      << "captured:" << subjects(newMail());
   const auto mails = newMail();
   for (const std::string user : {"alice", "carol", "dave"}) {
     const std::string address = env_["FDR_LAB_EMAIL_" + user];
@@ -136,15 +139,19 @@ TEST_F(EndToEndLabTest, CrashedHostIsFencedEvacuatedAndReported) {
     });
     EXPECT_EQ(count, 1) << address << " should get exactly one message;" << subjects(mails);
   }
-  EXPECT_TRUE(std::any_of(mails.begin(), mails.end(), [&](const CapturedMail& m) {
-    return sentTo(m, "ops@example.test") && m.subject.find("fencing") != std::string::npos;
-  })) << "no failure notice to the admins;" << subjects(mails);
+  EXPECT_TRUE(std::any_of(mails.begin(), mails.end(),
+                          [&](const CapturedMail& m) {
+                            return sentTo(m, "ops@example.test") &&
+                                   m.subject.find("fencing") != std::string::npos;
+                          }))
+      << "no failure notice to the admins;" << subjects(mails);
   const auto to_alice = std::find_if(mails.begin(), mails.end(), [&](const CapturedMail& m) {
     return sentTo(m, env_["FDR_LAB_EMAIL_alice"]);
   });
   ASSERT_NE(to_alice, mails.end());
   EXPECT_EQ(to_alice->text.find(prefix_ + "-other"), std::string::npos)
-      << "alice must not be told about another project's servers:\n" << to_alice->text;
+      << "alice must not be told about another project's servers:\n"
+      << to_alice->text;
   EXPECT_NE(to_alice->text.find(prefix_ + "-demo-1"), std::string::npos) << to_alice->text;
 
   const auto text = cli({"status"});
@@ -152,6 +159,26 @@ TEST_F(EndToEndLabTest, CrashedHostIsFencedEvacuatedAndReported) {
   EXPECT_NE(text.out.find("phase done"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("fenced +"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("down "), std::string::npos) << text.out;
+
+  // The operator repaired the host: `unfence` powers it on through its BMC (the hook starts its
+  // nova-compute), waits for a heartbeat, then clears forced-down and enables the service.
+  const auto unfence = cli({"unfence", victim});
+  ASSERT_EQ(unfence.exit_code, 0) << unfence.out << unfence.err;
+  bool back = false;
+  ASSERT_TRUE(waitUntil(240s,
+                        [&] {
+                          auto s = nova_->computeService(victim);
+                          back = s && s->state == "up" && s->status == "enabled" && !s->forced_down;
+                          return back;
+                        }))
+      << victim << " did not come back into service";
+  EXPECT_EQ(bmcPower(victim), "on");
+  EXPECT_TRUE(waitMail(60s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject.find(victim + " is back in service") != std::string::npos;
+                       }))
+      << "captured:" << subjects(newMail());
 }
 
 // 2. The BMC does not answer: nothing is evacuated, the admins are alerted, the incident waits;
@@ -175,9 +202,12 @@ TEST_F(EndToEndLabTest, UnreachableBmcStopsEverythingUntilAnOperatorConfirms) {
   auto service = nova_->computeService(victim);
   ASSERT_TRUE(service) << service.error().toString();
   EXPECT_FALSE(service->forced_down) << "an unfenced host must not be forced down";
-  ASSERT_TRUE(waitMail(60s, [&](const CapturedMail& m) {
-    return sentTo(m, "ops@example.test") && m.subject.find("could not be fenced") != std::string::npos;
-  })) << "no urgent alert to the admins; captured:" << subjects(newMail());
+  ASSERT_TRUE(waitMail(60s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject.find("could not be fenced") != std::string::npos;
+                       }))
+      << "no urgent alert to the admins; captured:" << subjects(newMail());
 
   // The operator checked the host by hand: it is off.
   const auto confirm = cli({"confirm-fenced", victim});
@@ -270,10 +300,13 @@ TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
   ASSERT_TRUE(killHost(a));
   ASSERT_TRUE(killHost(b));
   for (const std::string& host : {a, b}) {
-    ASSERT_TRUE(waitMail(120s, [&](const CapturedMail& m) {
-      return sentTo(m, "ops@example.test") && m.subject.find(host) != std::string::npos &&
-             m.subject.find("NOT fenced") != std::string::npos;
-    })) << "no storm alert for " << host << "; captured:" << subjects(newMail());
+    ASSERT_TRUE(waitMail(120s,
+                         [&](const CapturedMail& m) {
+                           return sentTo(m, "ops@example.test") &&
+                                  m.subject.find(host) != std::string::npos &&
+                                  m.subject.find("NOT fenced") != std::string::npos;
+                         }))
+        << "no storm alert for " << host << "; captured:" << subjects(newMail());
   }
   for (const std::string& host : {a, b}) {
     EXPECT_TRUE(incidentOf(host).is_null()) << incidentOf(host).dump(2);

@@ -204,6 +204,7 @@ TEST_F(NotifierLabTest, EachProjectsMailReachesItsOwnUsersOnly) {
                     .name = "vm-" + project,
                     .from_host = "fake-host-1",
                     .to_host = "fake-host-2",
+                    .user_id = "",
                     .ok = true,
                     .reason = "",
                     .down_ms = 42'000}};

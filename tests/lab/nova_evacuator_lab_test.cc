@@ -168,10 +168,14 @@ TEST_F(NovaEvacuatorLabTest, EngineEvacuatesAFailedHostThroughNova) {
   ASSERT_TRUE(incident) << "the engine opened no incident for " << victim;
   ASSERT_TRUE(finished) << "incident " << incident->id << " still " << toString(incident->phase);
   ASSERT_EQ(incident->phase, Phase::kDone) << incident->id;
-  ASSERT_EQ(incident->instances.size(), ids.size());
+  // Servers other tests or the demo left on the host are evacuated too: count only ours.
+  size_t ours = 0;
   for (const InstanceRecord& r : incident->instances) {
+    if (std::find(ids.begin(), ids.end(), r.id) == ids.end()) continue;
+    ++ours;
     EXPECT_EQ(r.phase, InstancePhase::kDone) << r.id << " " << r.reason;
   }
+  ASSERT_EQ(ours, ids.size());
 
   // 4. Every server runs elsewhere in its former state, evacuated exactly once.
   auto service = nova_->computeService(victim);
@@ -200,7 +204,7 @@ TEST_F(NovaEvacuatorLabTest, EngineEvacuatesAFailedHostThroughNova) {
   ASSERT_TRUE(events) << events.error().toString();
   std::vector<int> requested_priorities;
   for (const Event& e : *events) {
-    if (e.kind == EventKind::kEvacuationRequested) {
+    if (e.kind == EventKind::kEvacuationRequested && priority.contains(e.instance_id)) {
       requested_priorities.push_back(priority.at(e.instance_id));
     }
   }

@@ -430,9 +430,18 @@ TEST_P(JournalContractTest, CommandsAreEnqueuedPendingThenDone) {
   ASSERT_TRUE(pending.has_value());
   EXPECT_THAT(*pending, IsEmpty());
 
-  const OperatorCommand confirm{
-      .id = 0, .kind = "confirm-fenced", .node = "compute-1", .who = "alice", .at = at(1)};
-  const OperatorCommand pause{.id = 0, .kind = "pause", .node = "", .who = "bob", .at = at(2)};
+  const OperatorCommand confirm{.id = 0,
+                                .kind = "confirm-fenced",
+                                .node = "compute-1",
+                                .who = "alice",
+                                .at = at(1),
+                                .reason = ""};
+  const OperatorCommand pause{.id = 0,
+                              .kind = "pause",
+                              .node = "",
+                              .who = "bob",
+                              .at = at(2),
+                              .reason = "switch upgrade in rack 4"};
   ASSERT_TRUE(journal_->enqueueCommand(confirm).has_value());
   ASSERT_TRUE(journal_->enqueueCommand(pause).has_value());
 
@@ -445,6 +454,8 @@ TEST_P(JournalContractTest, CommandsAreEnqueuedPendingThenDone) {
   EXPECT_EQ((*pending)[0].at, at(1));
   EXPECT_EQ((*pending)[1].kind, "pause");
   EXPECT_EQ((*pending)[1].who, "bob");
+  EXPECT_EQ((*pending)[1].reason, "switch upgrade in rack 4");
+  EXPECT_EQ((*pending)[0].reason, "");
   EXPECT_GT((*pending)[1].id, (*pending)[0].id);
 
   auto s = journal_->markCommandDone((*pending)[0].id, "ok: fence confirmed by alice");

@@ -97,8 +97,12 @@ TEST_F(SqliteJournalTest, EverythingSurvivesCloseAndReopen) {
     ASSERT_NE(journal, nullptr);
     ASSERT_TRUE(journal->commit(makeEntry(incident, EventKind::kDetected), {"email"}).has_value());
     ASSERT_TRUE(journal
-                    ->enqueueCommand(OperatorCommand{
-                        .id = 0, .kind = "pause", .node = "", .who = "alice", .at = at(3)})
+                    ->enqueueCommand(OperatorCommand{.id = 0,
+                                                     .kind = "pause",
+                                                     .node = "",
+                                                     .who = "alice",
+                                                     .at = at(3),
+                                                     .reason = "maintenance window"})
                     .has_value());
     ASSERT_TRUE(journal->setSetting("paused", "1").has_value());
   }
@@ -118,6 +122,7 @@ TEST_F(SqliteJournalTest, EverythingSurvivesCloseAndReopen) {
   ASSERT_TRUE(commands.has_value());
   ASSERT_EQ(commands->size(), 1u);
   EXPECT_EQ((*commands)[0].who, "alice");
+  EXPECT_EQ((*commands)[0].reason, "maintenance window");
   auto paused = journal->setting("paused");
   ASSERT_TRUE(paused.has_value());
   EXPECT_EQ(*paused, std::optional<std::string>("1"));
@@ -215,11 +220,14 @@ TEST_F(SqliteJournalTest, ReaderMayEnqueueCommandsButNotActOnIncidents) {
   EXPECT_FALSE(reader->markAttemptFailed(1, "x", at(0)).has_value());
   EXPECT_FALSE(reader->markCommandDone(1, "x").has_value());
 
-  ASSERT_TRUE(
-      reader
-          ->enqueueCommand(OperatorCommand{
-              .id = 0, .kind = "confirm-fenced", .node = "compute-1", .who = "alice", .at = at(1)})
-          .has_value());
+  ASSERT_TRUE(reader
+                  ->enqueueCommand(OperatorCommand{.id = 0,
+                                                   .kind = "confirm-fenced",
+                                                   .node = "compute-1",
+                                                   .who = "alice",
+                                                   .at = at(1),
+                                                   .reason = ""})
+                  .has_value());
   auto pending = actor->pendingCommands();
   ASSERT_TRUE(pending.has_value());
   ASSERT_EQ(pending->size(), 1u);
@@ -294,6 +302,29 @@ TEST_F(SqliteJournalTest, JournalFromANewerVersionIsRefused) {
   EXPECT_EQ(journal.error().code, ErrorCode::kNotSupported);
   EXPECT_THAT(journal.error().message, HasSubstr("schema version 99"));
   EXPECT_THAT(journal.error().message, HasSubstr(path_));
+}
+
+TEST_F(SqliteJournalTest, VersionOneJournalIsMigratedKeepingPendingCommands) {
+  ASSERT_NE(mustOpen(), nullptr);
+  // Back to the version 1 layout: no `reason` column, one command pending.
+  rawExec("ALTER TABLE commands DROP COLUMN reason");
+  rawExec("INSERT INTO commands (kind, node, who, at) VALUES ('fence', 'compute-1', 'alice', 7)");
+  rawExec("PRAGMA user_version = 1");
+  auto journal = mustOpen();
+  ASSERT_NE(journal, nullptr);
+  auto pending = journal->pendingCommands();
+  ASSERT_TRUE(pending.has_value()) << pending.error().toString();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].who, "alice");
+  EXPECT_EQ((*pending)[0].reason, "");
+  ASSERT_TRUE(journal
+                  ->enqueueCommand(OperatorCommand{
+                      .id = 0, .kind = "pause", .node = "", .who = "bob", .at = {}, .reason = "r"})
+                  .has_value());
+  pending = journal->pendingCommands();
+  ASSERT_TRUE(pending.has_value());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[1].reason, "r");
 }
 
 TEST_F(SqliteJournalTest, CorruptIncidentRowIsCorruptionNamingTableAndId) {

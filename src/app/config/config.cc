@@ -393,6 +393,7 @@ class Loader {
         {"storm-max-nodes", ""},
         {"storm-max-percent", ""},
         {"maintenance", ""},
+        {"max-fences-per-tick", ""},
         {"debug", ""},
         {"verbose", ""},
         {"use_stderr", ""},
@@ -454,6 +455,7 @@ class Loader {
     readInt(v, "storm-max-nodes", config_.storm_max_nodes, 1);
     readInt(v, "storm-max-percent", config_.storm_max_percent, 1, 100);
     if (const IniEntry* e = v.get("maintenance")) config_.maintenance = splitList(e->value);
+    readInt(v, "max-fences-per-tick", config_.max_fences_per_tick, 1);
     if (auto version = readChoice(v, "os-identity-api-version", {"3", "3.0", "2", "2.0"})) {
       if (version->starts_with("2")) {
         diag_.warning(at(*v.get("os-identity-api-version")),
@@ -467,6 +469,12 @@ class Loader {
     const View v = index("monitoring", {{"driver", ""},
                                         {"backend_name", ""},
                                         {"min-sources", ""},
+                                        {"reference-points", ""},
+                                        {"reference-points-required", ""},
+                                        {"reference-timeout", ""},
+                                        {"nova-reference", ""},
+                                        {"flap-max-recoveries", ""},
+                                        {"flap-window", ""},
                                         {"options", ""},
                                         // The original's first layout: the driver's login here.
                                         {"username", ""},
@@ -475,6 +483,24 @@ class Loader {
                                         {"kwargs", ""}});
     config_.monitors = readDrivers(v, kDefaultMonitor);
     readInt(v, "min-sources", config_.min_sources, 1);
+    if (const IniEntry* e = v.get("reference-points")) {
+      for (const std::string& text : splitList(e->value)) {
+        auto point = drivers::parseReferencePoint(text);
+        if (!point) {
+          diag_.error(at(*e), fmt::format("[monitoring] {}: {}", e->key, point.error().message));
+          continue;
+        }
+        config_.reference_points.push_back(std::move(*point));
+      }
+    }
+    if (const IniEntry* e = v.get("reference-points-required")) {
+      readInt(v, "reference-points-required", config_.reference_points_required, 1);
+      config_.reference_points_required_where = at(*e);
+    }
+    readDuration(v, "reference-timeout", config_.reference_timeout, /*allow_zero=*/false);
+    readBool(v, "nova-reference", config_.nova_reference);
+    readInt(v, "flap-max-recoveries", config_.flap_max_recoveries, 1);
+    readDuration(v, "flap-window", config_.flap_window, /*allow_zero=*/false);
     const auto dict = readDict(v, "options");
     for (DriverChoice& monitor : config_.monitors) {
       for (const auto& [key, value] : dict) put(monitor.options, key, value);
@@ -515,7 +541,8 @@ class Loader {
                 "there is no soft shutdown to wait for"},
                {"options", ""},
                {"attempt-timeout", ""},
-               {"deadline", ""}});
+               {"deadline", ""},
+               {"unfence-deadline", ""}});
     config_.fencers = readDrivers(v, kDefaultFencer);
     readInt(v, "retries", config_.fence_retries, 1);
     if (const IniEntry* e = v.get("hold-period")) {
@@ -523,6 +550,7 @@ class Loader {
     }
     readDuration(v, "attempt-timeout", config_.fence_attempt_timeout, false);
     readDuration(v, "deadline", config_.fence_deadline, false);
+    readDuration(v, "unfence-deadline", config_.unfence_deadline, false);
     if (config_.fence_deadline < config_.fence_attempt_timeout) {
       const IniEntry* e = v.get("deadline");
       diag_.warning(e != nullptr ? at(*e) : sectionWhere(v.ini),

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/isolation/tcp/tcp_isolation_check.h"
 #include "freezer/clock.h"
 #include "freezer/diagnostics.h"
 #include "freezer/model.h"
@@ -17,7 +18,7 @@ namespace fdr::config {
 // A driver chosen in the config, with its raw options (checked against the driver's schema by
 // the wiring, which knows the registry).
 struct DriverChoice {
-  std::string name;   // as written: a freezer-dr name ("fake") or a Python class path
+  std::string name;  // as written: a freezer-dr name ("fake") or a Python class path
   RawOptions options;
   std::string where;  // "file:line" of the driver key
 };
@@ -42,7 +43,7 @@ struct KeystoneAuth {
   std::string interface;  // public | internal | admin
   std::string cafile;
   bool insecure = false;
-  std::string where;      // "file:line" of the section, for errors
+  std::string where;  // "file:line" of the section, for errors
   [[nodiscard]] bool configured() const { return !auth_url.empty(); }
 };
 
@@ -50,7 +51,7 @@ struct Config {
   std::string path;  // the config file read
 
   // [DEFAULT]
-  Duration grace{std::chrono::seconds(3)};        // `wait`: a node must stay down this long
+  Duration grace{std::chrono::seconds(3)};  // `wait`: a node must stay down this long
   Duration poll_interval{std::chrono::seconds(1)};
   std::string journal_path = "/var/lib/freezer-dr/journal.db";
   std::string log_level = "info";  // `log-level`, or oslo.log's `debug = true` -> "debug"
@@ -58,10 +59,21 @@ struct Config {
   int storm_max_nodes = 2;         // more nodes failed at once than this: alert, fence nothing
   int storm_max_percent = 50;      // or more than this percentage of the inventory
   std::vector<std::string> maintenance;  // nodes never fenced
+  int max_fences_per_tick = 1;  // new automatic fences per tick; the others wait for the next
 
   // [monitoring]
   std::vector<DriverChoice> monitors;
   int min_sources = 2;  // a node fails when at least this many sources agree it is down
+  // Isolation check before any automatic fence: TCP reference points (gateways...), plus the
+  // Nova monitor's last poll when `nova-reference` is on and a nova monitor is configured.
+  std::vector<drivers::TcpReferencePoint> reference_points;
+  int reference_points_required = 0;            // 0 = a majority of the reference points
+  std::string reference_points_required_where;  // "file:line" when set, for the wiring's check
+  Duration reference_timeout{std::chrono::seconds(1)};
+  bool nova_reference = true;
+  // Flapping: more than this many down → up changes within flap-window: not fenced meanwhile.
+  int flap_max_recoveries = 3;
+  Duration flap_window{std::chrono::minutes(10)};
 
   // [fencer]
   std::vector<DriverChoice> fencers;  // ordered fallback levels for every node
@@ -69,10 +81,12 @@ struct Config {
   int fence_retries = 1;              // power-off attempts per level
   Duration fence_attempt_timeout{std::chrono::seconds(10)};
   Duration fence_deadline{std::chrono::seconds(60)};
+  // `unfence HOST`: power-on to compute service back up and enabled, at most this long
+  Duration unfence_deadline{std::chrono::minutes(10)};
 
   // [evacuation]
   DriverChoice evacuator;
-  int evacuation_retries = 1;      // extra evacuate requests per instance after a failure
+  int evacuation_retries = 1;  // extra evacuate requests per instance after a failure
   bool shared_storage = false;
   int evacuation_concurrency = 10;  // evacuations in flight across all incidents
   Duration instance_timeout{std::chrono::seconds(300)};

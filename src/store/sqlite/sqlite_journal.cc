@@ -77,6 +77,10 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql"},
+    // An operator command's free text (the reason given to `freezer-dr pause`).
+    {2, R"sql(
+ALTER TABLE commands ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == SqliteJournal::kSchemaVersion,
@@ -179,9 +183,10 @@ struct SqliteJournal::Statements {
         {&s->mark_failed,
          "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3"
          " WHERE id = ?1 AND delivered_at IS NULL"},
-        {&s->insert_command, "INSERT INTO commands (kind, node, who, at) VALUES (?1, ?2, ?3, ?4)"},
+        {&s->insert_command,
+         "INSERT INTO commands (kind, node, who, at, reason) VALUES (?1, ?2, ?3, ?4, ?5)"},
         {&s->select_pending,
-         "SELECT id, kind, node, who, at FROM commands WHERE done_at IS NULL ORDER BY id"},
+         "SELECT id, kind, node, who, at, reason FROM commands WHERE done_at IS NULL ORDER BY id"},
         {&s->mark_done,
          "UPDATE commands SET done_at = coalesce(done_at, ?2), outcome = coalesce(outcome, ?3)"
          " WHERE id = ?1"},
@@ -564,7 +569,8 @@ Status SqliteJournal::enqueueCommand(const OperatorCommand& command) {
   use->bind(1, command.kind)
       .bind(2, command.node)
       .bind(3, command.who)
-      .bind(4, toMillis(command.at));
+      .bind(4, toMillis(command.at))
+      .bind(5, command.reason);
   if (auto s = use->run(); !s) return std::unexpected(sqlError(s.error(), "enqueueing command"));
   return {};
 }
@@ -581,7 +587,8 @@ Result<std::vector<OperatorCommand>> SqliteJournal::pendingCommands() {
                                        .kind = use->textAt(1),
                                        .node = use->textAt(2),
                                        .who = use->textAt(3),
-                                       .at = fromMillis(use->int64At(4))});
+                                       .at = fromMillis(use->int64At(4)),
+                                       .reason = use->textAt(5)});
   }
 }
 

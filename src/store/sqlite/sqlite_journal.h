@@ -1,13 +1,13 @@
 // The embedded journal: one SQLite file (WAL, synchronous=FULL), plus a lock file so that two
 // freezer-dr processes on one host never both act on it (design §4, invariant 3).
 //
-// Layout (schema version 1, in PRAGMA user_version; PRAGMA application_id marks the file as a
+// Layout (schema version 2, in PRAGMA user_version; PRAGMA application_id marks the file as a
 // freezer-dr journal):
 //   incidents (id, node, phase, revision, detected_at, updated_at, closed, json)
 //   events    (seq, incident_id, kind, at, json)
 //   outbox    (id, incident_id, notifier, json, attempts, next_attempt_at, last_error,
 //              delivered_at)
-//   commands  (id, kind, node, who, at, done_at, outcome)
+//   commands  (id, kind, node, who, at, done_at, outcome, reason)   (reason: version 2)
 //   settings  (key, value)
 // Columns other than `json` are kept for queries and for humans with the sqlite3 shell; the
 // `json` column (src/core/codec.h) is the record itself.
@@ -37,7 +37,7 @@ class SqliteJournal final : public Journal {
     kReader,
   };
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   // "FDRJ": PRAGMA application_id of a freezer-dr journal.
   static constexpr int kApplicationId = 0x4644524A;
 

@@ -40,6 +40,47 @@ class FakeEvacuator final : public Evacuator {
     return save(*cloud);
   }
 
+  // nova-compute reports (its heartbeat is now) unless the cloud file says it stopped
+  // ("reporting": false); then its last heartbeat ("updated_at", ms), if any, stands.
+  Result<ServiceState> computeService(const Node& node) override {
+    std::lock_guard lock(mutex_);
+    auto cloud = load();
+    if (!cloud) return std::unexpected(cloud.error());
+    const json& services = (*cloud)["services"];
+    const auto it = services.find(node.hostname);
+    if (it == services.end() || !it->is_object()) {
+      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
+    }
+    ServiceState state;
+    state.forced_down = it->value("forced_down", false);
+    state.disabled = it->value("disabled", false);
+    state.disabled_reason = it->value("disabled_reason", "");
+    const bool reporting = it->value("reporting", true);
+    if (reporting) {
+      state.updated_at = clock_.now();
+    } else if (const auto beat = it->find("updated_at");
+               beat != it->end() && beat->is_number_integer()) {
+      state.updated_at = fromMillis(beat->get<int64_t>());
+    }
+    state.up = reporting && !state.forced_down;
+    return state;
+  }
+
+  Status restore(const Node& node) override {
+    std::lock_guard lock(mutex_);
+    auto cloud = load();
+    if (!cloud) return std::unexpected(cloud.error());
+    json& services = (*cloud)["services"];
+    if (!services.contains(node.hostname)) {
+      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
+    }
+    json& service = services[node.hostname];
+    service["forced_down"] = false;  // unforced first, then enabled, as Nova's driver does
+    service["disabled"] = false;
+    service.erase("disabled_reason");
+    return save(*cloud);
+  }
+
   Result<std::vector<Instance>> listInstances(const Node& node) override {
     std::lock_guard lock(mutex_);
     auto cloud = load();
@@ -254,7 +295,9 @@ Status registerFakeEvacuator(Registry& registry) {
                .type = OptionType::kList,
                .default_value = "",
                .help = "instances whose evacuation is refused"},
-              {.name = "shared-storage", .type = OptionType::kBool, .default_value = "false",
+              {.name = "shared-storage",
+               .type = OptionType::kBool,
+               .default_value = "false",
                .help = "accepted from [evacuation]; the fake cloud has no storage"},
               {.name = "error-instances",
                .type = OptionType::kList,

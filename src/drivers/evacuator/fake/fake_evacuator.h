@@ -1,7 +1,9 @@
 // The fake evacuator: a small simulated cloud (compute services, instances, evacuation log),
 // faithful to the Nova rules that matter for safety: an instance can only be evacuated once its
 // host's compute service is forced down, and it goes through REBUILD before running again
-// (in its former state: a SHUTOFF instance stays off).
+// (in its former state: a SHUTOFF instance stays off). Compute services report a heartbeat
+// (updated_at = now) unless the cloud file marks one "reporting": false; restore() clears
+// forced-down and enables.
 //
 // The cloud is in memory, seeded with `instances-per-node` instances per inventory node, or in a
 // JSON `cloud-file` shared across restarts (a crash test counts evacuations per instance there).

@@ -70,6 +70,44 @@ Status NovaEvacuator::forceDown(const Node& node, const std::string& reason) {
   return {};
 }
 
+Result<ServiceState> NovaEvacuator::computeService(const Node& node) {
+  (void)pacer_.acquire();
+  auto service = nova_.computeService(node.hostname);
+  if (!service) {
+    return withContext(service.error(),
+                       std::string(kContext) + ": read the compute service of " + node.hostname);
+  }
+  ServiceState state;
+  state.up = service->state == "up";
+  state.forced_down = service->forced_down;
+  state.disabled = service->status == "disabled";
+  state.disabled_reason = service->disabled_reason;
+  if (!service->updated_at.empty()) {
+    state.updated_at = keystone::parseIsoTime(service->updated_at);
+    if (!state.updated_at) {
+      return fail(ErrorCode::kCorruption, std::string(kContext) + ": the compute service of " +
+                                              node.hostname + " has an unreadable updated_at '" +
+                                              service->updated_at + "'");
+    }
+  }
+  return state;
+}
+
+Status NovaEvacuator::restore(const Node& node) {
+  // Unforced first: an enabled service that is still forced down would look usable to the
+  // scheduler while Nova refuses to use it.
+  (void)pacer_.acquire();
+  if (auto unforced = nova_.unforceDown(node.hostname); !unforced) {
+    return withContext(unforced.error(),
+                       std::string(kContext) + ": clear forced-down of " + node.hostname);
+  }
+  (void)pacer_.acquire();
+  if (auto enabled = nova_.enable(node.hostname); !enabled) {
+    return withContext(enabled.error(), std::string(kContext) + ": enable " + node.hostname);
+  }
+  return {};
+}
+
 Result<std::vector<Instance>> NovaEvacuator::listInstances(const Node& node) {
   (void)pacer_.acquire();
   auto servers = nova_.serversOnHost(node.hostname);

@@ -11,6 +11,10 @@
 //                  evacuation in progress for, even before the server itself says so: the engine
 //                  asks again only when it sees no evacuation, so this keeps crash-resume from
 //                  evacuating twice.
+//   computeService the host's nova-compute service (os-services); updated_at is Nova's UTC
+//                  heartbeat time.
+//   restore        clears forced-down, then enables the service: the reverse order of
+//                  forceDown, so the scheduler never sees an enabled service still forced down.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +61,8 @@ class NovaEvacuator final : public Evacuator {
   [[nodiscard]] Result<std::vector<Instance>> listInstances(const Node& node) override;
   [[nodiscard]] std::vector<Status> evacuate(std::span<const EvacuationRequest> requests) override;
   [[nodiscard]] std::vector<Result<Instance>> show(std::span<const std::string> ids) override;
+  [[nodiscard]] Result<ServiceState> computeService(const Node& node) override;
+  [[nodiscard]] Status restore(const Node& node) override;
 
  private:
   Result<Instance> showOne(const std::string& id);

@@ -239,7 +239,15 @@ class EmailNotifier final : public Notifier {
                     n.project_id);
       return out;
     }
-    auto users = directory_->usersOf(n.project_id, {});
+    // The project's users and the owners of its instances, each asked for once.
+    std::vector<std::string> owners;
+    for (const InstanceOutcome& o : n.instances) {
+      if (!o.user_id.empty() &&
+          std::find(owners.begin(), owners.end(), o.user_id) == owners.end()) {
+        owners.push_back(o.user_id);
+      }
+    }
+    auto users = directory_->usersOf(n.project_id, owners);
     if (!users) return std::unexpected(users.error());
     std::vector<std::string> without_email;
     std::set<std::string> addresses;

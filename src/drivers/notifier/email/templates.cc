@@ -19,11 +19,11 @@ namespace fs = std::filesystem;
 using Mustache = kainjow::mustache::mustache;
 using Data = kainjow::mustache::data;
 
-constexpr std::array<NotificationKind, 7> kKinds = {
+constexpr std::array<NotificationKind, 8> kKinds = {
     NotificationKind::kFailureConfirmed,  NotificationKind::kFenceFailed,
     NotificationKind::kGuardTripped,      NotificationKind::kEvacuationFinished,
     NotificationKind::kEvacuationPartial, NotificationKind::kNodeBackInService,
-    NotificationKind::kRecoveryStuck,
+    NotificationKind::kRecoveryStuck,     NotificationKind::kUnfenceFailed,
 };
 
 std::string_view kindTitle(NotificationKind kind) {
@@ -35,6 +35,7 @@ std::string_view kindTitle(NotificationKind kind) {
     case NotificationKind::kEvacuationPartial: return "Evacuation partly failed";
     case NotificationKind::kNodeBackInService: return "Node back in service";
     case NotificationKind::kRecoveryStuck: return "Recovery stuck";
+    case NotificationKind::kUnfenceFailed: return "Unfence failed";
   }
   return "Notification";
 }

@@ -1,0 +1,133 @@
+#include "core/guard_state.h"
+
+namespace fdr::core {
+namespace {
+
+// The field `key` of `j` as T; kCorruption naming `what.key` when missing or of another type.
+template <class T>
+Result<T> field(const nlohmann::json& j, const char* what, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end())
+    return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": missing");
+  T value{};
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) {
+      return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": not a boolean");
+    }
+    value = it->get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) {
+      return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": not a string");
+    }
+    value = it->get<std::string>();
+  } else {
+    if (!it->is_number_integer()) {
+      return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": not an integer");
+    }
+    value = it->get<T>();
+  }
+  return value;
+}
+
+Result<nlohmann::json> parseObject(std::string_view text, const char* what) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return fail(ErrorCode::kCorruption, std::string(what) + ": not a JSON object");
+  }
+  return j;
+}
+
+Result<std::vector<std::string>> strings(const nlohmann::json& j, const char* what,
+                                         const char* key) {
+  std::vector<std::string> out;
+  const auto it = j.find(key);
+  if (it == j.end()) return out;  // added later fields decode with a default
+  if (!it->is_array()) {
+    return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": not an array");
+  }
+  for (const auto& item : *it) {
+    if (!item.is_string()) {
+      return fail(ErrorCode::kCorruption, std::string(what) + "." + key + ": not strings");
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json toJson(const PauseState& pause) {
+  return {{"paused", pause.paused},
+          {"by", pause.by},
+          {"at", toMillis(pause.at)},
+          {"reason", pause.reason}};
+}
+
+nlohmann::json toJson(const GuardState& guards) {
+  nlohmann::json flapping = nlohmann::json::array();
+  for (const FlappingNode& f : guards.flapping) {
+    flapping.push_back(
+        {{"node", f.node}, {"recoveries", f.recoveries}, {"since", toMillis(f.since)}});
+  }
+  return {
+      {"isolation", guards.isolation},
+      {"isolated_since", guards.isolated_since ? nlohmann::json(toMillis(*guards.isolated_since))
+                                               : nlohmann::json(nullptr)},
+      {"flapping", std::move(flapping)},
+      {"deferred", guards.deferred},
+      {"vetoes", guards.vetoes}};
+}
+
+Result<PauseState> pauseStateFromJson(std::string_view text) {
+  auto j = parseObject(text, "pause");
+  if (!j) return std::unexpected(j.error());
+  auto paused = field<bool>(*j, "pause", "paused");
+  if (!paused) return std::unexpected(paused.error());
+  auto by = field<std::string>(*j, "pause", "by");
+  if (!by) return std::unexpected(by.error());
+  auto at = field<int64_t>(*j, "pause", "at");
+  if (!at) return std::unexpected(at.error());
+  auto reason = field<std::string>(*j, "pause", "reason");
+  if (!reason) return std::unexpected(reason.error());
+  return PauseState{
+      .paused = *paused, .by = std::move(*by), .at = fromMillis(*at), .reason = std::move(*reason)};
+}
+
+Result<GuardState> guardStateFromJson(std::string_view text) {
+  auto j = parseObject(text, "guards");
+  if (!j) return std::unexpected(j.error());
+  GuardState out;
+  auto isolation = field<std::string>(*j, "guards", "isolation");
+  if (!isolation) return std::unexpected(isolation.error());
+  out.isolation = std::move(*isolation);
+  if (auto it = j->find("isolated_since"); it != j->end() && !it->is_null()) {
+    auto since = field<int64_t>(*j, "guards", "isolated_since");
+    if (!since) return std::unexpected(since.error());
+    out.isolated_since = fromMillis(*since);
+  }
+  if (auto it = j->find("flapping"); it != j->end()) {
+    if (!it->is_array()) return fail(ErrorCode::kCorruption, "guards.flapping: not an array");
+    for (const auto& item : *it) {
+      if (!item.is_object()) {
+        return fail(ErrorCode::kCorruption, "guards.flapping: not an array of objects");
+      }
+      auto node = field<std::string>(item, "guards.flapping[]", "node");
+      if (!node) return std::unexpected(node.error());
+      auto recoveries = field<int>(item, "guards.flapping[]", "recoveries");
+      if (!recoveries) return std::unexpected(recoveries.error());
+      auto since = field<int64_t>(item, "guards.flapping[]", "since");
+      if (!since) return std::unexpected(since.error());
+      out.flapping.push_back(
+          {.node = std::move(*node), .recoveries = *recoveries, .since = fromMillis(*since)});
+    }
+  }
+  auto deferred = strings(*j, "guards", "deferred");
+  if (!deferred) return std::unexpected(deferred.error());
+  out.deferred = std::move(*deferred);
+  auto vetoes = strings(*j, "guards", "vetoes");
+  if (!vetoes) return std::unexpected(vetoes.error());
+  out.vetoes = std::move(*vetoes);
+  return out;
+}
+
+}  // namespace fdr::core

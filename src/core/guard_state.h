@@ -1,0 +1,56 @@
+// What the guards tell `freezer-dr status`: the acting engine writes them to the journal's
+// settings, a `status` process reads them. JSON, as src/core/codec.h encodes records (times in
+// milliseconds since the epoch; unknown fields ignored; a bad document is kCorruption).
+//
+//   "paused"  "1" or "0": the flag the engine obeys (kept as it always was)
+//   "pause"   PauseState: who paused or resumed last, when, why
+//   "guards"  GuardState: the guards' verdicts of the engine's last tick that changed them
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "freezer/clock.h"
+#include "freezer/result.h"
+
+namespace fdr::core {
+
+inline constexpr const char* kPausedSetting = "paused";
+inline constexpr const char* kPauseSetting = "pause";
+inline constexpr const char* kGuardsSetting = "guards";
+
+struct PauseState {
+  bool paused = false;
+  std::string by;  // the operator who paused (or resumed)
+  TimePoint at;
+  std::string reason;
+  friend bool operator==(const PauseState&, const PauseState&) = default;
+};
+
+struct FlappingNode {
+  std::string node;
+  int recoveries = 0;  // down → up changes within the flap window
+  TimePoint since;     // when the engine first saw it flapping
+  friend bool operator==(const FlappingNode&, const FlappingNode&) = default;
+};
+
+struct GuardState {
+  // Why the controller thinks it is cut off (isolation check or every node down); empty: not.
+  std::string isolation;
+  std::optional<TimePoint> isolated_since;
+  std::vector<FlappingNode> flapping;
+  std::vector<std::string> deferred;  // failed nodes waiting for the per-tick fence cap
+  std::vector<std::string> vetoes;    // "node: why it is not fenced"
+  friend bool operator==(const GuardState&, const GuardState&) = default;
+};
+
+nlohmann::json toJson(const PauseState& pause);
+nlohmann::json toJson(const GuardState& guards);
+[[nodiscard]] Result<PauseState> pauseStateFromJson(std::string_view text);
+[[nodiscard]] Result<GuardState> guardStateFromJson(std::string_view text);
+
+}  // namespace fdr::core
