@@ -53,6 +53,9 @@ struct Observation {
   Health health = Health::kUnknown;
   TimePoint at;
   std::string detail;
+  // The source knows an operator took the node out of service (e.g. a Nova compute service
+  // disabled by hand): the engine never fences it automatically while any source says so.
+  bool operator_maintenance = false;
 };
 
 enum class PowerState { kOn, kOff, kUnknown };

@@ -138,6 +138,10 @@ TickSummary Engine::tick() {
     }
     observations.insert(observations.end(), polled->begin(), polled->end());
   }
+  operator_maintenance_.clear();
+  for (const Observation& o : observations) {
+    if (o.operator_maintenance) operator_maintenance_[o.node] = o.source + ": " + o.detail;
+  }
   const TimePoint now = clock_.now();
   detector_.update(now, observations);
   for (const NodeVerdict& verdict : detector_.verdicts(now)) {

@@ -184,6 +184,8 @@ class Engine {
   // Incidents resumed while fencing: the journaled power-off may never have gone out, so it is
   // issued again (power-off is idempotent) with a fresh deadline.
   std::set<std::string> reissue_power_off_;
+  // Nodes a source says an operator took out of service in the last poll → what it said.
+  std::map<std::string, std::string> operator_maintenance_;
   // Guards. Whether each reference monitor's poll succeeded this tick.
   std::map<const Monitor*, bool> monitor_answered_;
   std::map<std::string, TimePoint> flapping_since_;  // flapping nodes (admins told), since when

@@ -1,6 +1,7 @@
 // The guards: what stands between "the detector says this node failed" and an automatic fence.
 // In order, a failed node is not fenced when it is
-//   - not in the inventory, or in maintenance ([DEFAULT] maintenance);
+//   - not in the inventory, or in maintenance ([DEFAULT] maintenance, or a source says an operator
+//     took it out of service, as a Nova compute service disabled by hand);
 //   - while automatic fencing is paused by an operator (`freezer-dr pause`);
 //   - while it flaps (came back more than flap-max-recoveries times within flap-window);
 //   - when every node of the inventory is down at once: the controller is more likely cut off
@@ -220,6 +221,8 @@ void Engine::openIncidents(TickSummary& summary) {
     } else if (std::find(policy_.maintenance.begin(), policy_.maintenance.end(), hostname) !=
                policy_.maintenance.end()) {
       veto_node(hostname, "in maintenance", true);
+    } else if (auto m = operator_maintenance_.find(hostname); m != operator_maintenance_.end()) {
+      veto_node(hostname, "taken out of service by an operator (" + m->second + ")", true);
     } else if (!paused.empty()) {
       veto_node(hostname, paused, true);
     } else if (summary.flapping.contains(hostname)) {

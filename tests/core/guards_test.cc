@@ -47,6 +47,30 @@ class ApiMonitor final : public Monitor {
   bool reachable = true;
 };
 
+// A monitor standing for Nova's view of compute services an operator disabled by hand.
+class MaintenanceMonitor final : public Monitor {
+ public:
+  explicit MaintenanceMonitor(Clock& clock) : clock_(clock) {}
+  Result<std::vector<Observation>> poll(std::span<const Node> nodes) override {
+    std::vector<Observation> out;
+    for (const Node& n : nodes) {
+      Observation o;
+      o.node = n.hostname;
+      o.source = "nova/state";
+      o.at = clock_.now();
+      o.operator_maintenance = disabled.contains(n.hostname);
+      o.health = o.operator_maintenance ? Health::kUnknown : Health::kUp;
+      o.detail = o.operator_maintenance ? "disabled by an operator: disk swap" : "";
+      out.push_back(o);
+    }
+    return out;
+  }
+  std::set<std::string> disabled;
+
+ private:
+  Clock& clock_;
+};
+
 class GuardsTest : public ::testing::Test {
  protected:
   GuardsTest() : nodes_(makeNodes(4)), monitor_(clock_) {
@@ -400,6 +424,32 @@ TEST_F(GuardsTest, AFlappingNodeThatStaysDownIsFencedOnceItsFlapsAreOld) {
   runFor(*engine, 40s);
   EXPECT_EQ(fencedNodes(), std::set<std::string>{"compute-1"});
   EXPECT_TRUE(guards().flapping.empty());
+}
+
+// A node an operator took out of service in Nova (disabled by hand) is never fenced, even when
+// two other sources see it down; once the operator enables it again, a failure is fenced.
+TEST_F(GuardsTest, ANodeAnOperatorDisabledIsNeverFenced) {
+  MaintenanceMonitor nova(clock_);
+  nova.disabled = {"compute-1"};
+  auto engine = makeEngine();
+  core::EngineDrivers drivers;
+  drivers.monitors = {&monitor_, &nova};
+  drivers.fencers = {{"level1", fencer_.get()}};
+  drivers.evacuator = evacuator_.get();
+  drivers.notifiers = {{"recorder", &notifier_}};
+  engine = std::make_unique<core::Engine>(policy_, drivers, journal_, clock_, nodes_);
+  ASSERT_TRUE(engine->resume().has_value());
+
+  monitor_.down = {"compute-1"};
+  const core::TickSummary summary = runFor(*engine, 20s);
+  EXPECT_TRUE(summary.failed.contains("compute-1"));  // the detector says so...
+  EXPECT_TRUE(fencedNodes().empty());                 // ...but nothing is fenced
+  EXPECT_EQ(world_.power["compute-1"], PowerState::kOn);
+  EXPECT_EQ(alerts("taken out of service by an operator"), 1);
+
+  nova.disabled.clear();  // back from maintenance, and still down: now it is a failure
+  runFor(*engine, 20s);
+  EXPECT_EQ(fencedNodes(), (std::set<std::string>{"compute-1"}));
 }
 
 }  // namespace

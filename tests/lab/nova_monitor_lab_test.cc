@@ -157,7 +157,10 @@ TEST_F(NovaServiceJudgeTest, OperatorDisabledIsUnknownForcedDownIsDown) {
   EXPECT_EQ((seen[{"c1", kNovaStateSource}].health), Health::kUnknown);
   EXPECT_EQ((seen[{"c1", kNovaHeartbeatSource}].health), Health::kUnknown);
   EXPECT_EQ((seen[{"c1", kNovaStateSource}].detail), "disabled by an operator: kernel upgrade");
-  EXPECT_EQ((seen[{"c2", kNovaStateSource}].health), Health::kDown);  // our own disable
+  EXPECT_TRUE((seen[{"c1", kNovaStateSource}].operator_maintenance));
+  EXPECT_TRUE((seen[{"c1", kNovaHeartbeatSource}].operator_maintenance));
+  EXPECT_FALSE((seen[{"c2", kNovaStateSource}].operator_maintenance));  // freezer-dr's own
+  EXPECT_EQ((seen[{"c2", kNovaStateSource}].health), Health::kDown);    // our own disable
   EXPECT_EQ((seen[{"c3", kNovaStateSource}].health), Health::kDown);
   EXPECT_EQ((seen[{"c3", kNovaStateSource}].detail), "forced down in Nova");
 }

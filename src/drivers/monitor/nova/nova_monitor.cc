@@ -67,9 +67,12 @@ std::vector<Observation> NovaServiceJudge::judge(std::span<const Node> nodes,
 
   std::vector<Observation> out;
   out.reserve(nodes.size() * 2);
-  auto both = [&](const Node& node, Health health, const std::string& detail) {
-    out.push_back(Observation{node.hostname, kNovaStateSource, health, now, detail});
-    out.push_back(Observation{node.hostname, kNovaHeartbeatSource, health, now, detail});
+  auto both = [&](const Node& node, Health health, const std::string& detail,
+                  bool operator_maintenance = false) {
+    out.push_back(
+        Observation{node.hostname, kNovaStateSource, health, now, detail, operator_maintenance});
+    out.push_back(Observation{node.hostname, kNovaHeartbeatSource, health, now, detail,
+                              operator_maintenance});
   };
   for (const Node& node : nodes) {
     auto it = by_host.find(node.hostname);
@@ -86,7 +89,8 @@ std::vector<Observation> NovaServiceJudge::judge(std::span<const Node> nodes,
     if (s.status == "disabled" && !s.disabled_reason.starts_with(kOwnReasonPrefix)) {
       both(node, Health::kUnknown,
            "disabled by an operator" +
-               (s.disabled_reason.empty() ? std::string() : ": " + s.disabled_reason));
+               (s.disabled_reason.empty() ? std::string() : ": " + s.disabled_reason),
+           /*operator_maintenance=*/true);
       continue;
     }
 
