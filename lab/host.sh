@@ -47,7 +47,7 @@ start_probe() {
     "$(mgmt_addr "$h")" "$(storage_addr "$h")"
   probe_up() { (exec 3<>"/dev/tcp/$(mgmt_addr "$h")/$FDR_LAB_PORT_PROBE") 2>/dev/null &&
     (exec 3<>"/dev/tcp/$(storage_addr "$h")/$FDR_LAB_PORT_PROBE") 2>/dev/null; }
-  wait_until "$h probe ports" "$probe" 30 probe_up
+  wait_until "$h probe ports" "$probe" "$FDR_LAB_TIMEOUT" probe_up
 }
 
 kill_host() {

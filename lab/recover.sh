@@ -15,7 +15,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-victim=fake-host-2 servers=6 json_out= quiet=0 restore=0
+victim=fake-host-2 servers=6 json_out='' quiet=0 restore=0
 while (($#)); do
   case $1 in
     --host) victim=$2; shift 2 ;;
@@ -83,7 +83,7 @@ milestone() { # KEY MS TEXT
   shown[$1]=1
   say "$(at "$2")  $3"
 }
-deadline=$((SECONDS + 300)) inc= phase=
+deadline=$((SECONDS + 300)) inc='' phase=''
 while ((SECONDS < deadline)); do
   inc=$(status_json | incident || true)
   if [[ -n $inc ]]; then
@@ -136,4 +136,4 @@ else
 fi
 echo "RUN_DIR=$run"
 if ((restore)); then "$LAB_DIR/host.sh" restore "$victim" 2>/dev/null; fi
-[[ $(jq -r .phase <<<"$inc") == done ]]
+[[ $(jq -r .phase <<<"$inc") == "done" ]]

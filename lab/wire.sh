@@ -44,7 +44,7 @@ probes_up() {
   done
 }
 PROBES=$(for h in "${HOSTS[@]}"; do printf ',%s' "$(probe_proc "$h")"; done)
-wait_until "probe ports" "${PROBES#,}" 30 probes_up
+wait_until "probe ports" "${PROBES#,}" "$FDR_LAB_TIMEOUT" probes_up
 
 # 2. one BMC per host; its power follows the host's nova-compute at start
 BMCSIM=$LAB_DIR/bmc/bmcsim.sh
@@ -53,7 +53,7 @@ for h in "${HOSTS[@]}"; do
   if ! "$BMCSIM" status "$b" 2>/dev/null | grep -qE ' (running|frozen) '; then
     power=0
     pid_alive "$(compute_proc "$h")" && power=1
-    BMC_USER=admin BMC_PASSWORD=$BMC_PASS BMC_POWER=$power \
+    BMC_USER=admin BMC_PASSWORD=$BMC_PASS BMC_POWER=$power BMC_START_TIMEOUT=$FDR_LAB_TIMEOUT \
       "$BMCSIM" start "$b" "$(bmc_port "$h")" 127.0.0.1 >/dev/null
     log "started BMC $b on udp 127.0.0.1:$(bmc_port "$h") (power $power)"
   fi
@@ -68,7 +68,7 @@ if ! pid_alive smtp-capture; then
   start_bg smtp-capture -- /usr/bin/python3 "$LAB_DIR/smtp/smtp-capture.py" \
     --listen "127.0.0.1:$FDR_LAB_PORT_SMTP" --dir "$MAIL"
 fi
-wait_until "SMTP capture server" smtp-capture 30 port_open "$FDR_LAB_PORT_SMTP"
+wait_until "SMTP capture server" smtp-capture "$FDR_LAB_TIMEOUT" port_open "$FDR_LAB_PORT_SMTP"
 
 # 4. freezer-dr's inventory and config for this lab
 put_file "$FDR/servers.yml" <<EOF

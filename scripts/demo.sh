@@ -61,6 +61,8 @@ Look around:
   $root/lab/host.sh status $victim                        # the crashed host: BMC off, service forced down
   $root/lab/bmc/bmcsim.sh status                          # every host's BMC
 Bring $victim back:  $root/lab/host.sh restore $victim
+  (or as an operator would: with a daemon running on that config,
+   $bin --config-file $run/freezer-dr.conf unfence $victim)
 Tear the lab down:   $root/lab/down.sh           (add --purge to delete its state)
 TXT
 exit $rc
