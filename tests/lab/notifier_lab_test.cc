@@ -22,62 +22,23 @@
 #include "drivers/smtp_capture_fixture.h"
 #include "freezer/clock.h"
 #include "freezer/registry.h"
+#include "lab/lab_fixture.h"
 
 namespace fdr::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string labEnvPath() {
-  const char* path = std::getenv("FDR_LAB_ENV");  // NOLINT(concurrency-mt-unsafe)
-  return path != nullptr && *path != '\0' ? path : "/var/tmp/freezer-dr-lab/lab.env";
-}
-
-std::optional<std::map<std::string, std::string>> readLabEnv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::map<std::string, std::string> env;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return env;
-}
-
-class NotifierLabTest : public ::testing::Test {
+// The lab's admin session comes from tests/lab/lab_fixture.
+class NotifierLabTest : public lab::LabTest {
  protected:
   void SetUp() override {
-    const std::string path = labEnvPath();
-    auto env = readLabEnv(path);
-    if (!env) {
-      GTEST_FAIL() << "the OpenStack lab is not up: " << path
-                   << " does not exist. Bring it up with lab/up.sh (CI does this before the "
-                      "lab tests), or point FDR_LAB_ENV at its lab.env.";
+    LabTest::SetUp();
+    if (HasFatalFailure()) return;
+    for (const char* key : {"FDR_LAB_DEMO_PROJECT", "FDR_LAB_OTHER_PROJECT", "FDR_LAB_EMAIL_alice",
+                            "FDR_LAB_EMAIL_carol", "FDR_LAB_EMAIL_dave"}) {
+      if (env_[key].empty()) GTEST_FAIL() << lab::labEnvPath() << " has no " << key;
     }
-    env_ = *env;
-    for (const char* key :
-         {"FDR_LAB_AUTH_URL", "FDR_LAB_ADMIN_USER", "FDR_LAB_ADMIN_PASSWORD",
-          "FDR_LAB_ADMIN_PROJECT", "FDR_LAB_DEMO_PROJECT", "FDR_LAB_OTHER_PROJECT",
-          "FDR_LAB_EMAIL_alice", "FDR_LAB_EMAIL_carol", "FDR_LAB_EMAIL_dave"}) {
-      if (env_[key].empty()) GTEST_FAIL() << path << " has no " << key;
-    }
-    keystone::AuthTokenSection section;
-    section.auth_url = env_["FDR_LAB_AUTH_URL"];
-    section.username = env_["FDR_LAB_ADMIN_USER"];
-    section.password = Secret(env_["FDR_LAB_ADMIN_PASSWORD"]);
-    section.project_name = env_["FDR_LAB_ADMIN_PROJECT"];
-    section.user_domain_name = env_["FDR_LAB_USER_DOMAIN"];
-    section.project_domain_name = env_["FDR_LAB_PROJECT_DOMAIN"];
-    section.region_name = env_["FDR_LAB_REGION"];
-    section.where = path;
-    auto credentials = keystone::fromAuthTokenSection(section);
-    ASSERT_TRUE(credentials) << credentials.error().toString();
-    http::ClientOptions options;
-    options.timeout = 60s;
-    http_ = std::make_unique<http::Client>(options, clock_);
-    keystone_ = std::make_unique<keystone::KeystoneClient>(*http_, *credentials, clock_);
     auto token = keystone_->token();
     ASSERT_TRUE(token) << "the lab's Keystone at " << env_["FDR_LAB_AUTH_URL"]
                        << " does not answer: " << token.error().toString();
@@ -106,11 +67,6 @@ class NotifierLabTest : public ::testing::Test {
     for (const auto& r : recipients) out[r.name] = r;
     return out;
   }
-
-  std::map<std::string, std::string> env_;
-  SystemClock clock_;
-  std::unique_ptr<http::Client> http_;
-  std::unique_ptr<keystone::KeystoneClient> keystone_;
 };
 
 TEST_F(NotifierLabTest, TheDirectoryListsTheUsersOfAProjectWithTheirAddresses) {

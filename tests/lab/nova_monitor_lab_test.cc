@@ -23,6 +23,7 @@
 #include "drivers/monitor/nova/nova_monitor.h"
 #include "freezer/clock.h"
 #include "freezer/registry.h"
+#include "lab/lab_fixture.h"
 
 namespace fdr::drivers {
 namespace {
@@ -201,71 +202,14 @@ TEST(NovaMonitorRegistryTest, RegistersUnderItsNameAndTheOriginalsClassPath) {
 
 // ---- Against the lab -----------------------------------------------------------------------
 
-std::string labEnvPath() {
-  const char* path = std::getenv("FDR_LAB_ENV");  // NOLINT(concurrency-mt-unsafe)
-  return path != nullptr && *path != '\0' ? path : "/var/tmp/freezer-dr-lab/lab.env";
-}
-
-std::optional<std::map<std::string, std::string>> readLabEnv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::map<std::string, std::string> env;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return env;
-}
-
-std::vector<std::string> splitCsv(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-class NovaMonitorLabTest : public ::testing::Test {
+// The lab's admin session comes from tests/lab/lab_fixture; the monitor watches every host.
+class NovaMonitorLabTest : public lab::LabTest {
  protected:
   void SetUp() override {
-    const std::string path = labEnvPath();
-    auto env = readLabEnv(path);
-    if (!env) {
-      GTEST_FAIL() << "the OpenStack lab is not up: " << path
-                   << " does not exist. Bring it up with lab/up.sh (CI does this before the "
-                      "lab tests), or point FDR_LAB_ENV at its lab.env.";
-    }
-    env_ = *env;
-    for (const char* key : {"FDR_LAB_AUTH_URL", "FDR_LAB_ADMIN_USER", "FDR_LAB_ADMIN_PASSWORD",
-                            "FDR_LAB_ADMIN_PROJECT", "FDR_LAB_HOST_NAMES", "FDR_LAB_COMPUTE_SH"}) {
-      if (env_[key].empty()) GTEST_FAIL() << path << " has no " << key;
-    }
-    keystone::AuthTokenSection section;
-    section.auth_url = env_["FDR_LAB_AUTH_URL"];
-    section.username = env_["FDR_LAB_ADMIN_USER"];
-    section.password = Secret(env_["FDR_LAB_ADMIN_PASSWORD"]);
-    section.project_name = env_["FDR_LAB_ADMIN_PROJECT"];
-    section.user_domain_name = env_["FDR_LAB_USER_DOMAIN"];
-    section.project_domain_name = env_["FDR_LAB_PROJECT_DOMAIN"];
-    section.region_name = env_["FDR_LAB_REGION"];
-    section.where = path;
-    auto credentials = keystone::fromAuthTokenSection(section);
-    ASSERT_TRUE(credentials) << credentials.error().toString();
-    http::ClientOptions options;
-    options.timeout = 30s;
-    http_ = std::make_unique<http::Client>(options, clock_);
-    keystone_ = std::make_unique<keystone::KeystoneClient>(*http_, *credentials, clock_);
-    nova_ = std::make_unique<nova::NovaClient>(*keystone_);
-    for (const auto& host : splitCsv(env_["FDR_LAB_HOST_NAMES"])) nodes_.push_back(node(host));
+    LabTest::SetUp();
+    if (HasFatalFailure()) return;
+    for (const auto& host : hosts_) nodes_.push_back(node(host));
     ASSERT_GE(nodes_.size(), 2u);
-    auto reachable = nova_->microversion();
-    ASSERT_TRUE(reachable) << "the OpenStack lab does not answer (lab/status.sh, lab/up.sh): "
-                           << reachable.error().toString();
   }
 
   // The monitor as the daemon builds it: through the registry, with a config's options.
@@ -322,12 +266,7 @@ class NovaMonitorLabTest : public ::testing::Test {
     return out;
   }
 
-  std::map<std::string, std::string> env_;
   std::vector<Node> nodes_;
-  SystemClock clock_;
-  std::unique_ptr<http::Client> http_;
-  std::unique_ptr<keystone::KeystoneClient> keystone_;
-  std::unique_ptr<nova::NovaClient> nova_;
 };
 
 TEST_F(NovaMonitorLabTest, EveryHostIsUpFromBothSources) {

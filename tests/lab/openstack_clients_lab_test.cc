@@ -22,93 +22,18 @@
 #include "clients/keystone/keystone_client.h"
 #include "clients/nova/nova_client.h"
 #include "freezer/clock.h"
+#include "lab/lab_fixture.h"
 
 namespace fdr {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string labEnvPath() {
-  const char* path = std::getenv("FDR_LAB_ENV");  // NOLINT(concurrency-mt-unsafe)
-  return path != nullptr && *path != '\0' ? path : "/var/tmp/freezer-dr-lab/lab.env";
-}
+using lab::splitCsv;
+using lab::waitUntil;
 
-std::optional<std::map<std::string, std::string>> readLabEnv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::map<std::string, std::string> env;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    env[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  return env;
-}
-
-std::vector<std::string> splitCsv(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-// Polls `done` every second until it returns true or `limit` passes (real time: lab only).
-bool waitUntil(std::chrono::seconds limit, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1s);
-  }
-  return done();
-}
-
-class OpenStackLabTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const std::string path = labEnvPath();
-    auto env = readLabEnv(path);
-    if (!env) {
-      GTEST_FAIL() << "the OpenStack lab is not up: " << path
-                   << " does not exist. Bring it up with lab/up.sh (CI does this before the "
-                      "lab tests), or point FDR_LAB_ENV at its lab.env.";
-    }
-    env_ = *env;
-    for (const char* key :
-         {"FDR_LAB_AUTH_URL", "FDR_LAB_ADMIN_USER", "FDR_LAB_ADMIN_PASSWORD",
-          "FDR_LAB_ADMIN_PROJECT", "FDR_LAB_HOST_NAMES", "FDR_LAB_IMAGE_ID", "FDR_LAB_FLAVOR_ID"}) {
-      if (env_[key].empty()) GTEST_FAIL() << path << " has no " << key;
-    }
-    keystone::AuthTokenSection section;
-    section.auth_url = env_["FDR_LAB_AUTH_URL"];
-    section.username = env_["FDR_LAB_ADMIN_USER"];
-    section.password = Secret(env_["FDR_LAB_ADMIN_PASSWORD"]);
-    section.project_name = env_["FDR_LAB_ADMIN_PROJECT"];
-    section.user_domain_name = env_["FDR_LAB_USER_DOMAIN"];
-    section.project_domain_name = env_["FDR_LAB_PROJECT_DOMAIN"];
-    section.region_name = env_["FDR_LAB_REGION"];
-    section.where = path;
-    auto credentials = keystone::fromAuthTokenSection(section);
-    ASSERT_TRUE(credentials) << credentials.error().toString();
-    http::ClientOptions options;
-    options.timeout = 60s;
-    http_ = std::make_unique<http::Client>(options, clock_);
-    keystone_ = std::make_unique<keystone::KeystoneClient>(*http_, *credentials, clock_);
-    nova_ = std::make_unique<nova::NovaClient>(*keystone_);
-    hosts_ = splitCsv(env_["FDR_LAB_HOST_NAMES"]);
-  }
-
-  std::map<std::string, std::string> env_;
-  std::vector<std::string> hosts_;
-  SystemClock clock_;
-  std::unique_ptr<http::Client> http_;
-  std::unique_ptr<keystone::KeystoneClient> keystone_;
-  std::unique_ptr<nova::NovaClient> nova_;
-};
+// The lab's admin session (tests/lab/lab_fixture): Keystone, Nova, the hosts.
+class OpenStackLabTest : public lab::LabTest {};
 
 TEST_F(OpenStackLabTest, AuthenticatesAndNegotiatesTheComputeApi) {
   auto token = keystone_->token();
