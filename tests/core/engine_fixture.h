@@ -2,7 +2,11 @@
 // every call, plus a journal wrapper that can "kill" the process after its n-th commit.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -139,5 +143,60 @@ class DyingJournal final : public Journal {
 };
 
 std::vector<Node> makeNodes(int n);  // compute-1 .. compute-n
+
+// The engine on simulated time over four nodes, with scripted drivers sharing one World: the
+// set-up the engine test suites have in common. Tick with runFor().
+class EngineHarness : public ::testing::Test {
+ protected:
+  EngineHarness() : nodes_(makeNodes(4)), monitor_(clock_) {
+    using namespace std::chrono_literals;
+    policy_.detector.grace = 3s;
+    policy_.detector.min_sources = 2;
+    policy_.fence_attempt_timeout = 5s;
+    policy_.fence_deadline = 20s;
+    policy_.instance_timeout = 60s;
+  }
+
+  // An engine whose fencing levels behave as `levels`, resumed from `journal`.
+  std::unique_ptr<core::Engine> makeEngine(std::vector<ScriptedFencer::Mode> levels,
+                                           Journal& journal) {
+    fencers_.clear();
+    core::EngineDrivers drivers;
+    drivers.monitors = {&monitor_};
+    int n = 0;
+    for (ScriptedFencer::Mode mode : levels) {
+      fencers_.push_back(std::make_unique<ScriptedFencer>(world_, mode));
+      drivers.fencers.push_back({"level" + std::to_string(++n), fencers_.back().get()});
+    }
+    evacuator_ = std::make_unique<ScriptedEvacuator>(
+        world_, std::vector<std::string>{"compute-1", "compute-2", "compute-3", "compute-4"});
+    drivers.evacuator = evacuator_.get();
+    drivers.notifiers = {{"recorder", &notifier_}};
+    auto engine = std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_);
+    EXPECT_TRUE(engine->resume().has_value());
+    return engine;
+  }
+
+  // Ticks every 250 ms of simulated time for `duration`; returns the last summary.
+  core::TickSummary runFor(core::Engine& engine, Duration duration) {
+    core::TickSummary last;
+    const TimePoint end = clock_.now() + duration;
+    while (clock_.now() < end) {
+      last = engine.tick();
+      clock_.advance(std::chrono::milliseconds(250));
+    }
+    return last;
+  }
+
+  FakeClock clock_;
+  std::vector<Node> nodes_;
+  World world_;
+  ScriptedMonitor monitor_;
+  std::vector<std::unique_ptr<ScriptedFencer>> fencers_;
+  std::unique_ptr<ScriptedEvacuator> evacuator_;
+  RecordingNotifier notifier_;
+  MemoryJournal journal_;
+  core::EnginePolicy policy_;
+};
 
 }  // namespace fdr::testing

@@ -13,14 +13,9 @@ namespace {
 using namespace std::chrono_literals;
 using Mode = ScriptedFencer::Mode;
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public EngineHarness {
  protected:
-  EngineTest() : nodes_(makeNodes(4)), monitor_(clock_) {
-    policy_.detector.grace = 3s;
-    policy_.detector.min_sources = 2;
-    policy_.fence_attempt_timeout = 5s;
-    policy_.fence_deadline = 20s;
-    policy_.instance_timeout = 60s;
+  EngineTest() {
     for (int i = 1; i <= 3; ++i) addInstance("vm" + std::to_string(i), "compute-1", "ACTIVE");
     addInstance("other", "compute-2", "ACTIVE");
   }
@@ -35,35 +30,6 @@ class EngineTest : public ::testing::Test {
     vm.project_id = project;
     if (priority != 0) vm.metadata["HA_Priority"] = std::to_string(priority);
     world_.instances.push_back(vm);
-  }
-
-  std::unique_ptr<core::Engine> makeEngine(std::vector<Mode> levels, Journal& journal) {
-    fencers_.clear();
-    core::EngineDrivers drivers;
-    drivers.monitors = {&monitor_};
-    int n = 0;
-    for (Mode mode : levels) {
-      fencers_.push_back(std::make_unique<ScriptedFencer>(world_, mode));
-      drivers.fencers.push_back({"level" + std::to_string(++n), fencers_.back().get()});
-    }
-    evacuator_ = std::make_unique<ScriptedEvacuator>(
-        world_, std::vector<std::string>{"compute-1", "compute-2", "compute-3", "compute-4"});
-    drivers.evacuator = evacuator_.get();
-    drivers.notifiers = {{"recorder", &notifier_}};
-    auto engine = std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_);
-    EXPECT_TRUE(engine->resume().has_value());
-    return engine;
-  }
-
-  // Ticks every 250 ms of simulated time for `duration`.
-  core::TickSummary runFor(core::Engine& engine, Duration duration) {
-    core::TickSummary last;
-    const TimePoint end = clock_.now() + duration;
-    while (clock_.now() < end) {
-      last = engine.tick();
-      clock_.advance(250ms);
-    }
-    return last;
   }
 
   std::vector<Incident> incidents() {
@@ -82,16 +48,6 @@ class EngineTest : public ::testing::Test {
     return std::any_of(notifier_.sent.begin(), notifier_.sent.end(),
                        [&](const Notification& n) { return n.kind == kind; });
   }
-
-  FakeClock clock_;
-  std::vector<Node> nodes_;
-  World world_;
-  ScriptedMonitor monitor_;
-  std::vector<std::unique_ptr<ScriptedFencer>> fencers_;
-  std::unique_ptr<ScriptedEvacuator> evacuator_;
-  RecordingNotifier notifier_;
-  MemoryJournal journal_;
-  core::EnginePolicy policy_;
 };
 
 TEST_F(EngineTest, DeadNodeIsFencedEvacuatedAndEveryoneTold) {

@@ -12,14 +12,9 @@ namespace {
 using namespace std::chrono_literals;
 using Mode = ScriptedFencer::Mode;
 
-class EngineUnfenceTest : public ::testing::Test {
+class EngineUnfenceTest : public EngineHarness {
  protected:
-  EngineUnfenceTest() : nodes_(makeNodes(4)), monitor_(clock_) {
-    policy_.detector.grace = 3s;
-    policy_.detector.min_sources = 2;
-    policy_.fence_attempt_timeout = 5s;
-    policy_.fence_deadline = 20s;
-    policy_.instance_timeout = 60s;
+  EngineUnfenceTest() {
     policy_.unfence_deadline = 120s;
     policy_.unfence_poll = 1s;
     world_.clock = &clock_;
@@ -36,34 +31,6 @@ class EngineUnfenceTest : public ::testing::Test {
     vm.project_id = "demo";
     vm.user_id = "owner-" + id;
     world_.instances.push_back(vm);
-  }
-
-  std::unique_ptr<core::Engine> makeEngine(std::vector<Mode> levels, Journal& journal) {
-    fencers_.clear();
-    core::EngineDrivers drivers;
-    drivers.monitors = {&monitor_};
-    int n = 0;
-    for (Mode mode : levels) {
-      fencers_.push_back(std::make_unique<ScriptedFencer>(world_, mode));
-      drivers.fencers.push_back({"level" + std::to_string(++n), fencers_.back().get()});
-    }
-    evacuator_ = std::make_unique<ScriptedEvacuator>(
-        world_, std::vector<std::string>{"compute-1", "compute-2", "compute-3", "compute-4"});
-    drivers.evacuator = evacuator_.get();
-    drivers.notifiers = {{"recorder", &notifier_}};
-    auto engine = std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_);
-    EXPECT_TRUE(engine->resume().has_value());
-    return engine;
-  }
-
-  core::TickSummary runFor(core::Engine& engine, Duration duration) {
-    core::TickSummary last;
-    const TimePoint end = clock_.now() + duration;
-    while (clock_.now() < end) {
-      last = engine.tick();
-      clock_.advance(250ms);
-    }
-    return last;
   }
 
   // compute-1 fails, is fenced and evacuated; it stays off (one monitor source still says down,
@@ -116,16 +83,6 @@ class EngineUnfenceTest : public ::testing::Test {
     for (const auto& [id, count] : world_.evacuations) n += count;
     return n;
   }
-
-  FakeClock clock_;
-  std::vector<Node> nodes_;
-  World world_;
-  ScriptedMonitor monitor_;
-  std::vector<std::unique_ptr<ScriptedFencer>> fencers_;
-  std::unique_ptr<ScriptedEvacuator> evacuator_;
-  RecordingNotifier notifier_;
-  MemoryJournal journal_;
-  core::EnginePolicy policy_;
 };
 
 TEST_F(EngineUnfenceTest, PowersOnWaitsForTheHeartbeatThenRestoresAndTellsTheAdmins) {
