@@ -74,7 +74,10 @@ class Capture:
         self.directory = directory
         self.refuse = refuse
         self.reject_rcpt = {a.lower() for a in reject_rcpt}
-        self.count = 0
+        # Numbering goes on after the messages already stored: a restarted server must neither
+        # overwrite them nor store new ones under numbers a reader has already seen.
+        self.count = max((int(name[:-5]) for name in os.listdir(directory)
+                          if name.endswith(".json") and name[:-5].isdigit()), default=0)
 
     def _reply(self):
         if self.refuse:

@@ -22,12 +22,20 @@ std::string readFile(const std::string& path) {
   return s.str();
 }
 
+// The last `lines` lines of a daemon log, without the debug lines of each HTTP request (a
+// daemon polls Nova twice a second: they would hide what it decided).
 std::string tail(const std::string& text, size_t lines) {
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
+  std::vector<std::string> kept;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" debug http: ") == std::string::npos) kept.push_back(line);
   }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
+  std::string out;
+  for (size_t i = kept.size() > lines ? kept.size() - lines : 0; i < kept.size(); ++i) {
+    out += kept[i] + "\n";
+  }
+  return out;
 }
 
 std::string quote(const std::string& s) {
@@ -90,7 +98,7 @@ void DaemonLabTest::SetUp() {
 
   for (const auto& entry : fs::directory_iterator(env_["FDR_LAB_MAIL_DIR"])) {
     if (entry.path().extension() == ".json") {
-      mail_mark_ = std::max(mail_mark_, std::atoi(entry.path().stem().c_str()));
+      mail_before_[entry.path().filename().string()] = entry.last_write_time();
     }
   }
 }
@@ -104,6 +112,20 @@ void DaemonLabTest::TearDown() {
     }
     auto s = cli({"status"});
     std::cerr << "---- freezer-dr status:\n" << s.out << s.err << "\n";
+    // Where the mail went: how many messages the lab's SMTP capture holds, the newest number and
+    // this test's mark (only messages numbered above it are this test's), and the server's pid.
+    int count = 0;
+    int newest = 0;
+    for (const auto& entry : fs::directory_iterator(env_["FDR_LAB_MAIL_DIR"])) {
+      if (entry.path().extension() != ".json") continue;
+      ++count;
+      newest = std::max(newest, std::atoi(entry.path().stem().c_str()));
+    }
+    std::cerr << "---- lab mail " << env_["FDR_LAB_MAIL_DIR"] << ": " << count
+              << " message(s), newest " << newest << ", " << mail_before_.size()
+              << " before this test"
+              << "; smtp-capture pid file: "
+              << readFile(env_["FDR_LAB_STATE"] + "/run/smtp-capture.pid") << "\n";
   }
   for (const std::string& host : killed_) {
     EXPECT_TRUE(bmcsim("thaw bmc-" + host) && bmcsim("mode bmc-" + host + " normal"));
@@ -232,8 +254,9 @@ std::vector<CapturedMail> DaemonLabTest::newMail() {
   std::vector<CapturedMail> out;
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(env_["FDR_LAB_MAIL_DIR"])) {
-    if (entry.path().extension() == ".json" &&
-        std::atoi(entry.path().stem().c_str()) > mail_mark_) {
+    if (entry.path().extension() != ".json") continue;
+    const auto before = mail_before_.find(entry.path().filename().string());
+    if (before == mail_before_.end() || before->second != entry.last_write_time()) {
       files.push_back(entry.path());
     }
   }

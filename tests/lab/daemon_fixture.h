@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -76,7 +77,10 @@ class DaemonLabTest : public LabTest {
   std::set<std::string> killed_;
 
  private:
-  int mail_mark_ = 0;  // number of the last message captured before the test
+  // The lab's captured mail as it was before the test (file name → modification time): a message
+  // is this test's when its file is not here or was written again since (a restarted capture
+  // server may reuse numbers).
+  std::map<std::string, std::filesystem::file_time_type> mail_before_;
   pid_t daemon_ = -1;
   int daemon_runs_ = 0;
 };

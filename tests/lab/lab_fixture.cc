@@ -134,14 +134,15 @@ Status LabTest::waitForStatus(const std::string& id, const std::string& status,
   return {};
 }
 
+// The lab's scripts find its state through FDR_LAB_STATE: always the state of the lab whose
+// lab.env this test read, so that FDR_LAB_ENV pointing at another lab acts on that lab.
 bool LabTest::shell(const std::string& command) {
-  const std::string line = command + " >&2";
+  const std::string line = "FDR_LAB_STATE='" + env_["FDR_LAB_STATE"] + "' " + command + " >&2";
   return std::system(line.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
 }
 
 bool LabTest::computeSh(const std::string& action, const std::string& host) {
-  const std::string command = env_["FDR_LAB_COMPUTE_SH"] + " " + action + " " + host + " >&2";
-  return std::system(command.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
+  return shell(env_["FDR_LAB_COMPUTE_SH"] + " " + action + " " + host);
 }
 
 void LabTest::deleteLeftovers(const std::string& prefix) {

@@ -55,8 +55,9 @@ class LabTest : public ::testing::Test {
   // Waits until the server has `status` with no task state; the last state seen otherwise.
   [[nodiscard]] Status waitForStatus(const std::string& id, const std::string& status,
                                      std::chrono::seconds limit);
-  // Runs a shell command line (its output goes to stderr); true on exit code 0.
-  [[nodiscard]] static bool shell(const std::string& command);
+  // Runs a shell command line (its output goes to stderr) with FDR_LAB_STATE set to this lab's
+  // state; true on exit code 0.
+  [[nodiscard]] bool shell(const std::string& command);
   // lab/compute.sh <action> <host>; true on exit code 0.
   [[nodiscard]] bool computeSh(const std::string& action, const std::string& host);
   // Deletes the servers whose name starts with `prefix` (leftovers of an interrupted run).

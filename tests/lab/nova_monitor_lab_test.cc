@@ -298,13 +298,12 @@ TEST_F(NovaMonitorLabTest, AKilledComputeIsDownOnTheHeartbeatWithinTheTimeout) {
     ~Guard() { fn(); }
   } guard{[&] {
     if (!stopped) return;
-    const int rc = std::system((compute_sh + " start " + victim + " >&2").c_str());
-    EXPECT_EQ(rc, 0) << compute_sh << " start " << victim << " failed: repair with lab/up.sh";
+    EXPECT_TRUE(computeSh("start", victim))
+        << compute_sh << " start " << victim << " failed: repair with lab/up.sh";
   }};
   const auto killed = std::chrono::steady_clock::now();
   stopped = true;
-  ASSERT_EQ(std::system((compute_sh + " stop " + victim + " >&2").c_str()), 0)
-      << compute_sh << " stop " << victim;
+  ASSERT_TRUE(computeSh("stop", victim)) << compute_sh << " stop " << victim;
 
   // Down at most one report interval (10 s) + the timeout after the kill; a margin for load.
   bool others_up = true;

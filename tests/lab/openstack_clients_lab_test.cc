@@ -128,8 +128,7 @@ TEST_F(OpenStackLabTest, EvacuatesTheServersOfAFailedHost) {
       if (auto s = nova_->deleteServer(id); !s) ADD_FAILURE() << s.error().toString();
     }
     if (host_down) {
-      const int rc = std::system((compute_sh + " start " + victim + " >&2").c_str());
-      EXPECT_EQ(rc, 0) << compute_sh << " start " << victim;
+      EXPECT_TRUE(computeSh("start", victim)) << compute_sh << " start " << victim;
     }
     if (auto s = nova_->unforceDown(victim); !s) ADD_FAILURE() << s.error().toString();
     if (auto s = nova_->enable(victim); !s) ADD_FAILURE() << s.error().toString();
@@ -167,7 +166,7 @@ TEST_F(OpenStackLabTest, EvacuatesTheServersOfAFailedHost) {
   }
 
   // 2. The host fails: its nova-compute dies; we force its service down and disable it.
-  ASSERT_EQ(std::system((compute_sh + " stop " + victim + " >&2").c_str()), 0);
+  ASSERT_TRUE(computeSh("stop", victim));
   host_down = true;
   ASSERT_TRUE(nova_->forceDown(victim));
   ASSERT_TRUE(nova_->disable(victim, "freezer-dr lab test: node failed"));
@@ -222,7 +221,7 @@ TEST_F(OpenStackLabTest, EvacuatesTheServersOfAFailedHost) {
   }
 
   // 5. The host comes back (the guard also does this if anything above failed).
-  ASSERT_EQ(std::system((compute_sh + " start " + victim + " >&2").c_str()), 0);
+  ASSERT_TRUE(computeSh("start", victim));
   host_down = false;
   ASSERT_TRUE(nova_->unforceDown(victim));
   ASSERT_TRUE(nova_->enable(victim));
