@@ -193,6 +193,15 @@ Status DyingJournal::commit(const JournalEntry& entry, const std::vector<std::st
   return s;
 }
 
+Status DyingJournal::enqueue(const std::vector<Notification>& notifications,
+                             const std::vector<std::string>& notifiers) {
+  if (world_.dead) return dead();
+  if (refuse_enqueue) return fail(ErrorCode::kUnavailable, "journal: disk I/O error");
+  auto s = inner_.enqueue(notifications, notifiers);
+  if (s) ++enqueued;
+  return s;
+}
+
 Status DyingJournal::markDelivered(int64_t id, TimePoint at) {
   return world_.dead ? dead() : inner_.markDelivered(id, at);
 }

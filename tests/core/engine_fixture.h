@@ -107,6 +107,8 @@ class DyingJournal final : public Journal {
   DyingJournal(MemoryJournal& inner, World& world, int die_after)
       : inner_(inner), world_(world), die_after_(die_after) {}
   Status commit(const JournalEntry& entry, const std::vector<std::string>& notifiers) override;
+  Status enqueue(const std::vector<Notification>& notifications,
+                 const std::vector<std::string>& notifiers) override;
   Result<std::vector<Incident>> openIncidents() override { return inner_.openIncidents(); }
   Result<std::vector<Incident>> recentIncidents(size_t limit) override {
     return inner_.recentIncidents(limit);
@@ -134,6 +136,10 @@ class DyingJournal final : public Journal {
   }
   int commits = 0;
   std::map<int64_t, std::string> outcomes;  // operator command id → outcome
+  // Queued notifications without an incident (Journal::enqueue), and whether to refuse them
+  // (a journal that cannot write) without killing the process.
+  int enqueued = 0;
+  bool refuse_enqueue = false;
 
  private:
   Status dead() const;
