@@ -177,6 +177,10 @@ std::vector<Result<Instance>> ScriptedEvacuator::show(std::span<const std::strin
 }
 
 Status RecordingNotifier::send(const Notification& n) {
+  if (clock != nullptr) {
+    attempts.emplace_back(clock->now(), n);
+    clock->advance(hang);
+  }
   if (failing) return fail(ErrorCode::kUnavailable, "SMTP server unreachable", true);
   sent.push_back(n);
   return {};

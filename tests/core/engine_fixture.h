@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine.h"
@@ -98,6 +99,11 @@ class RecordingNotifier final : public Notifier {
   Status send(const Notification& n) override;
   std::vector<Notification> sent;
   bool failing = false;
+  // Every call, delivered or not, with the simulated time it was made at (needs `clock`).
+  std::vector<std::pair<TimePoint, Notification>> attempts;
+  // Each call takes this long on `clock` (a server that does not answer before its timeout).
+  FakeClock* clock = nullptr;
+  Duration hang{0};
 };
 
 // Forwards to a MemoryJournal; after `die_after` commits, marks the world dead and refuses
