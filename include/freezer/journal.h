@@ -28,6 +28,8 @@ struct JournalEntry {
 struct OutboxItem {
   int64_t id = 0;
   std::string notifier;  // which configured notifier must deliver it
+  // notification.incident_id is empty for an admin alert that belongs to no incident (a
+  // guard's veto, a pause): queued by enqueue() rather than commit().
   Notification notification;
   int attempts = 0;
   TimePoint next_attempt_at;
@@ -55,6 +57,13 @@ class Journal {
   // revision + 1 (1 for a new incident): a stale or second writer cannot overwrite.
   [[nodiscard]] virtual Status commit(const JournalEntry& entry,
                                       const std::vector<std::string>& notifiers) = 0;
+
+  // Atomically queues notifications that belong to no incident (the guards' alerts to the
+  // admins), one outbox item per notifier named in `notifiers`, delivered and retried like
+  // those of commit(). Fails with kInvalidArgument, writing nothing, if a notification names an
+  // incident: an incident's notifications go with the step that causes them, through commit().
+  [[nodiscard]] virtual Status enqueue(const std::vector<Notification>& notifications,
+                                       const std::vector<std::string>& notifiers) = 0;
 
   [[nodiscard]] virtual Result<std::vector<Incident>> openIncidents() = 0;
   // Newest first, open and closed.

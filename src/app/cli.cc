@@ -313,11 +313,10 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   if (as_json) {
     nlohmann::json doc = {{"open", nlohmann::json::array()},
                           {"recent", nlohmann::json::array()},
-                          {"undelivered_notifications", nlohmann::json::array()}};
+                          {"undelivered_notifications", undeliveredJson(*undelivered)}};
     addGuardsJson(doc, *guards);
     for (const auto& i : *open) doc["open"].push_back(toJson(i));
     for (const auto& i : *recent) doc["recent"].push_back(toJson(i));
-    for (const auto& item : *undelivered) doc["undelivered_notifications"].push_back(toJson(item));
     std::cout << doc.dump(2) << "\n";
     return kExitOk;
   }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/codec.h"
+
 namespace fdr::app {
 namespace {
 
@@ -93,6 +95,18 @@ void addGuardsJson(nlohmann::json& doc, const GuardsReport& g) {
   }
 }
 
+nlohmann::json undeliveredJson(const std::vector<OutboxItem>& undelivered) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const OutboxItem& item : undelivered) {
+    nlohmann::json j = toJson(item);
+    const std::string& incident_id = item.notification.incident_id;
+    j["incident_id"] = incident_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(incident_id);
+    j["admin_alert"] = incident_id.empty();
+    items.push_back(std::move(j));
+  }
+  return items;
+}
+
 void printIncident(std::ostream& out, const Incident& i) {
   out << fmt::format("incident {}  node {}  phase {}\n", i.id, i.node, toString(i.phase));
   out << fmt::format("  detected {}  fenced {}  compute-down {}  evacuated {}  closed {}\n",
@@ -139,9 +153,15 @@ void printStatus(std::ostream& out, const std::vector<Incident>& open,
   if (!undelivered.empty()) {
     out << fmt::format("undelivered notifications: {}\n", undelivered.size());
     for (const auto& item : undelivered) {
-      out << fmt::format("  #{} {} via {}: {} attempt(s){}\n", item.id,
-                         toString(item.notification.kind), item.notifier, item.attempts,
-                         item.last_error.empty() ? "" : ", last error: " + item.last_error);
+      const Notification& n = item.notification;
+      // An alert of the guards (a veto, a pause, isolation) belongs to no incident.
+      const std::string about = !n.incident_id.empty() ? "incident " + n.incident_id
+                                : n.node.empty()       ? "admin alert"
+                                                       : "admin alert, node " + n.node;
+      out << fmt::format(
+          "  #{} {} ({}) via {}: {} attempt(s), next {}{}\n    {}\n", item.id, toString(n.kind),
+          about, item.notifier, item.attempts, formatTime(item.next_attempt_at),
+          item.last_error.empty() ? "" : ", last error: " + item.last_error, n.subject);
     }
   }
 }

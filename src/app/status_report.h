@@ -33,5 +33,8 @@ void printStatus(std::ostream& out, const std::vector<Incident>& open,
 // The `status --json` fields of the guards: "paused", "pause", "isolation", "flapping",
 // "deferred", "vetoes", "pending_commands".
 void addGuardsJson(nlohmann::json& doc, const GuardsReport& guards);
+// The `status --json` "undelivered_notifications": each outbox item (core::toJson) with
+// "incident_id" (null for an admin alert that belongs to no incident) and "admin_alert".
+[[nodiscard]] nlohmann::json undeliveredJson(const std::vector<OutboxItem>& undelivered);
 
 }  // namespace fdr::app

@@ -234,7 +234,13 @@ void Engine::runOperatorCommands() {
                       : "failed: could not journal the incident";
       }
     } else if (command.kind == "pause" || command.kind == "resume") {
-      outcome = applyPause(command);
+      std::optional<std::string> applied = applyPause(command);
+      if (!applied) {
+        spdlog::warn("operator command {} by {}: carried out again at the next tick", command.kind,
+                     command.who);
+        continue;  // left pending
+      }
+      outcome = std::move(*applied);
     } else if (command.kind == "unfence") {
       outcome = startUnfence(command);
     } else {

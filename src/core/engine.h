@@ -133,12 +133,15 @@ class Engine {
   void runOperatorCommands();
   // The guards and the opening of incidents (src/core/engine_guards.cc).
   void openIncidents(TickSummary& summary);
-  // Carries out `pause` / `resume` (journal settings "paused" and "pause"); returns the outcome.
-  std::string applyPause(const OperatorCommand& command);
+  // Carries out `pause` / `resume` (journal settings "paused" and "pause"); returns the outcome,
+  // or nothing when the command must stay pending and be carried out again at the next tick
+  // (the pause is journaled but its alert could not be queued).
+  std::optional<std::string> applyPause(const OperatorCommand& command);
   // Why this controller looks cut off, or empty: probes the reference points (once per call).
   std::string checkIsolation();
-  // Sends an admin alert without an incident (no outbox: it belongs to no incident) through
-  // every notifier. True when at least one delivered it (or none is configured).
+  // Queues a guard-tripped alert to the admins that belongs to no incident in the journal's
+  // outbox (Journal::enqueue: one item per notifier), for deliverOutbox(). True when it is
+  // queued durably (or no notifier is configured); false, logged, when the journal refused it.
   bool alertAdmins(const std::string& node, const std::string& subject, const std::string& summary);
   // Writes the guards' state (journal setting "guards") for `status` when it changed.
   void publishGuards(const TickSummary& summary);
@@ -188,7 +191,8 @@ class Engine {
   std::map<std::string, std::string> operator_maintenance_;
   // Guards. Whether each reference monitor's poll succeeded this tick.
   std::map<const Monitor*, bool> monitor_answered_;
-  std::map<std::string, TimePoint> flapping_since_;  // flapping nodes (admins told), since when
+  std::map<std::string, TimePoint> flapping_since_;  // flapping nodes, since when
+  std::set<std::string> flapping_alerted_;           // flapping nodes whose alert is queued
   bool isolation_alerted_ = false;                   // told about the current isolation episode
   TimePoint isolated_since_;
   std::optional<std::string> published_guards_;  // the "guards" setting as last read or written

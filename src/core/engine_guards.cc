@@ -14,6 +14,14 @@
 // A veto fences nothing and evacuates nothing; the admins are alerted once per node and reason
 // (flapping: once per flapping episode; isolation: once per episode). Incidents already open go
 // on: pausing or isolation never stops a fence in flight or an evacuation (see docs).
+//
+// The alerts go through the journal's outbox (Journal::enqueue), like an incident's
+// notifications: queued durably here, delivered by deliverOutbox() after the recovery work of
+// the tick, retried with backoff across restarts, and listed by `status` while undelivered. A
+// notifier that is down never delays a decision. What was already alerted ("once per ...") is
+// remembered in memory only: after a restart an alert still in force may be queued once more (a
+// duplicate, never a loss). An alert that cannot be queued (the journal refuses the write) is
+// not marked as told, so it is queued again at the next tick.
 #include <algorithm>
 #include <iterator>
 
@@ -44,19 +52,15 @@ bool Engine::alertAdmins(const std::string& node, const std::string& subject,
   alert.at = clock_.now();
   alert.subject = subject;
   alert.summary = summary;
-  bool delivered = drivers_.notifiers.empty();
-  for (const auto& n : drivers_.notifiers) {
-    if (auto sent = n.notifier->send(alert); !sent) {
-      spdlog::warn("notifier {} could not send the alert '{}': {}", n.name, subject,
-                   sent.error().message);
-      continue;
-    }
-    delivered = true;
+  if (auto queued = journal_.enqueue({alert}, notifier_names_); !queued) {
+    spdlog::error("cannot queue the alert '{}' in the journal (tried again at the next tick): {}",
+                  subject, queued.error().message);
+    return false;
   }
-  return delivered;
+  return true;
 }
 
-std::string Engine::applyPause(const OperatorCommand& command) {
+std::optional<std::string> Engine::applyPause(const OperatorCommand& command) {
   const bool pause = command.kind == "pause";
   auto before = journal_.setting(kPausedSetting);
   if (!before) return "failed: cannot read the pause setting: " + before.error().message;
@@ -73,20 +77,29 @@ std::string Engine::applyPause(const OperatorCommand& command) {
   }
   paused_seen_ = pause;
   const std::string why = command.reason.empty() ? "" : " (" + command.reason + ")";
-  if (pause) {
-    spdlog::warn("automatic fencing PAUSED by {}{}: failed nodes are reported, not fenced",
-                 command.who, why);
-    (void)alertAdmins(
-        "", "[freezer-dr] automatic fencing paused by " + command.who,
-        "Automatic fencing was paused by " + command.who + " at " + formatTime(command.at) + why +
-            ". Failed nodes are reported, not fenced, until someone runs `freezer-dr resume`. "
-            "Recoveries already under way go on; `freezer-dr fence HOST` still works.");
-    return was_paused ? "done: automatic fencing stays paused" + why
-                      : "done: automatic fencing paused" + why;
+  if (!pause) {
+    // Logged only: the guard-tripped notice is for what holds fencing back.
+    spdlog::warn("automatic fencing resumed by {}{}", command.who, why);
+    return was_paused ? "done: automatic fencing resumed"
+                      : "done: automatic fencing was not paused";
   }
-  // Logged only: the guard-tripped notice is for what holds fencing back.
-  spdlog::warn("automatic fencing resumed by {}{}", command.who, why);
-  return was_paused ? "done: automatic fencing resumed" : "done: automatic fencing was not paused";
+  spdlog::warn("automatic fencing PAUSED by {}{}: failed nodes are reported, not fenced",
+               command.who, why);
+  // The alert is queued after the pause is journaled, and the command is marked done only
+  // after both (runOperatorCommands). A crash before the alert is queued, or a journal that
+  // refuses it, leaves the command pending: it is carried out again (at the next tick or
+  // start), the settings rewritten as they are and the alert queued then; never lost. A crash
+  // after the alert is queued and before the command is marked done queues it a second time at
+  // the next start: a duplicate at worst.
+  if (!alertAdmins(
+          "", "[freezer-dr] automatic fencing paused by " + command.who,
+          "Automatic fencing was paused by " + command.who + " at " + formatTime(command.at) + why +
+              ". Failed nodes are reported, not fenced, until someone runs `freezer-dr resume`. "
+              "Recoveries already under way go on; `freezer-dr fence HOST` still works.")) {
+    return std::nullopt;
+  }
+  return was_paused ? "done: automatic fencing stays paused" + why
+                    : "done: automatic fencing paused" + why;
 }
 
 std::string Engine::checkIsolation() {
@@ -175,13 +188,16 @@ void Engine::openIncidents(TickSummary& summary) {
       continue;
     }
     spdlog::info("node {} is no longer flapping", it->first);
+    flapping_alerted_.erase(it->first);
     it = flapping_since_.erase(it);
   }
   for (const auto& [hostname, recoveries] : summary.flapping) {
-    if (!flapping_since_.emplace(hostname, now).second) continue;
-    spdlog::warn("node {} is flapping: came back {} times within {}; not fenced while it flaps",
-                 hostname, recoveries, describeWindow(policy_.detector.flap_window));
-    (void)alertAdmins(
+    if (flapping_since_.emplace(hostname, now).second) {
+      spdlog::warn("node {} is flapping: came back {} times within {}; not fenced while it flaps",
+                   hostname, recoveries, describeWindow(policy_.detector.flap_window));
+    }
+    if (flapping_alerted_.contains(hostname)) continue;
+    const bool queued = alertAdmins(
         hostname, "[freezer-dr] " + hostname + " is flapping: not fenced while it flaps",
         fmt::format("Node {} went down and came back {} times within {} (more than {}). "
                     "freezer-dr will not fence it while it flaps; if it stays down, it is fenced "
@@ -190,6 +206,7 @@ void Engine::openIncidents(TickSummary& summary) {
                     hostname, recoveries, describeWindow(policy_.detector.flap_window),
                     policy_.detector.flap_max_recoveries,
                     describeWindow(policy_.detector.flap_window)));
+    if (queued) flapping_alerted_.insert(hostname);
   }
 
   // A node no longer failed may fail again later: alert again then.
@@ -203,11 +220,12 @@ void Engine::openIncidents(TickSummary& summary) {
     if (!alerted_vetoes_.insert(hostname + "|" + veto).second) return;
     spdlog::warn("node {} failed but will not be fenced: {}", hostname, veto);
     if (!alert) return;
-    (void)alertAdmins(hostname, "[freezer-dr] " + hostname + " failed: NOT fenced (" + veto + ")",
-                      "Node " + hostname + " is down by " +
-                          std::to_string(policy_.detector.min_sources) +
-                          " or more sources, but freezer-dr will not fence it: " + veto +
-                          ". Nothing is evacuated. Check the node and the network.");
+    const bool queued = alertAdmins(
+        hostname, "[freezer-dr] " + hostname + " failed: NOT fenced (" + veto + ")",
+        "Node " + hostname + " is down by " + std::to_string(policy_.detector.min_sources) +
+            " or more sources, but freezer-dr will not fence it: " + veto +
+            ". Nothing is evacuated. Check the node and the network.");
+    if (!queued) alerted_vetoes_.erase(hostname + "|" + veto);  // again at the next tick
   };
 
   std::vector<std::string> candidates;
@@ -254,8 +272,8 @@ void Engine::openIncidents(TickSummary& summary) {
       isolated_since_ = now;
       spdlog::error("isolation: {}; fencing nothing", summary.isolation);
     }
-    // Retried at every tick until one notifier delivers it: a cut-off controller may not
-    // reach its mail server either.
+    // Queued once per episode (again at the next tick if the journal refused it); the outbox
+    // retries its delivery: a cut-off controller may not reach its mail server either.
     if (!isolation_alerted_) {
       isolation_alerted_ = alertAdmins(
           "", "[freezer-dr] URGENT: the controller looks isolated: fencing nothing",

@@ -177,6 +177,10 @@ std::vector<Result<Instance>> ScriptedEvacuator::show(std::span<const std::strin
 }
 
 Status RecordingNotifier::send(const Notification& n) {
+  if (clock != nullptr) {
+    attempts.emplace_back(clock->now(), n);
+    clock->advance(hang);
+  }
   if (failing) return fail(ErrorCode::kUnavailable, "SMTP server unreachable", true);
   sent.push_back(n);
   return {};
@@ -190,6 +194,15 @@ Status DyingJournal::commit(const JournalEntry& entry, const std::vector<std::st
   if (world_.dead) return dead();
   auto s = inner_.commit(entry, names);
   if (s && ++commits == die_after_) world_.dead = true;
+  return s;
+}
+
+Status DyingJournal::enqueue(const std::vector<Notification>& notifications,
+                             const std::vector<std::string>& notifiers) {
+  if (world_.dead) return dead();
+  if (refuse_enqueue) return fail(ErrorCode::kUnavailable, "journal: disk I/O error");
+  auto s = inner_.enqueue(notifications, notifiers);
+  if (s) ++enqueued;
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine.h"
@@ -98,6 +99,11 @@ class RecordingNotifier final : public Notifier {
   Status send(const Notification& n) override;
   std::vector<Notification> sent;
   bool failing = false;
+  // Every call, delivered or not, with the simulated time it was made at (needs `clock`).
+  std::vector<std::pair<TimePoint, Notification>> attempts;
+  // Each call takes this long on `clock` (a server that does not answer before its timeout).
+  FakeClock* clock = nullptr;
+  Duration hang{0};
 };
 
 // Forwards to a MemoryJournal; after `die_after` commits, marks the world dead and refuses
@@ -107,6 +113,8 @@ class DyingJournal final : public Journal {
   DyingJournal(MemoryJournal& inner, World& world, int die_after)
       : inner_(inner), world_(world), die_after_(die_after) {}
   Status commit(const JournalEntry& entry, const std::vector<std::string>& notifiers) override;
+  Status enqueue(const std::vector<Notification>& notifications,
+                 const std::vector<std::string>& notifiers) override;
   Result<std::vector<Incident>> openIncidents() override { return inner_.openIncidents(); }
   Result<std::vector<Incident>> recentIncidents(size_t limit) override {
     return inner_.recentIncidents(limit);
@@ -134,6 +142,10 @@ class DyingJournal final : public Journal {
   }
   int commits = 0;
   std::map<int64_t, std::string> outcomes;  // operator command id → outcome
+  // Queued notifications without an incident (Journal::enqueue), and whether to refuse them
+  // (a journal that cannot write) without killing the process.
+  int enqueued = 0;
+  bool refuse_enqueue = false;
 
  private:
   Status dead() const;

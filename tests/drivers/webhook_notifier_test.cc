@@ -37,6 +37,7 @@ Notification partialEvacuation() {
        .name = "web-1",
        .from_host = "compute-7",
        .to_host = "compute-2",
+       .user_id = "u-alice",
        .ok = true,
        .reason = "",
        .down_ms = 65'000},
@@ -119,10 +120,12 @@ TEST_F(WebhookNotifierTest, PostsTheVersionedDocumentSignedWithTheSecret) {
                                            {"name", "web-1"},
                                            {"from_host", "compute-7"},
                                            {"to_host", "compute-2"},
+                                           {"user_id", "u-alice"},
                                            {"ok", true},
                                            {"reason", nullptr},
                                            {"down_ms", 65000}}));
   EXPECT_TRUE(body.at("instances")[1].at("to_host").is_null());
+  EXPECT_TRUE(body.at("instances")[1].at("user_id").is_null());  // owner unknown
   EXPECT_EQ(body.at("instances")[1].at("reason"), "no valid host was found");
 
   // A retry of the same notification is recognisable: same id, same body.
@@ -131,6 +134,19 @@ TEST_F(WebhookNotifierTest, PostsTheVersionedDocumentSignedWithTheSecret) {
   ASSERT_EQ(again.size(), 2U);
   EXPECT_EQ(again[1].at("body"), r.at("body"));
   EXPECT_FALSE(logs_.contains(kSecret));
+}
+
+TEST(WebhookPayloadTest, EachInstanceNamesItsOwnerOrNull) {
+  Notification n = partialEvacuation();
+  n.audience = Audience::kProject;
+  n.project_id = "demo";
+  n.instances[1].user_id = "u-dave";
+  const json body = json::parse(drivers::webhook::jsonPayload(n));
+  EXPECT_EQ(body.at("instances")[0].at("user_id"), "u-alice");
+  EXPECT_EQ(body.at("instances")[1].at("user_id"), "u-dave");
+  n.instances[0].user_id.clear();
+  const json unknown = json::parse(drivers::webhook::jsonPayload(n));
+  EXPECT_TRUE(unknown.at("instances")[0].at("user_id").is_null());
 }
 
 TEST_F(WebhookNotifierTest, AReceiverWithAnotherSecretSeesABadSignature) {

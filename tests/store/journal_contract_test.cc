@@ -425,6 +425,78 @@ TEST_P(JournalContractTest, DeliveredItemsLeaveTheQueue) {
   EXPECT_EQ(s.error().code, ErrorCode::kNotFound);
 }
 
+Notification makeAdminAlert(const std::string& node, int64_t ms) {
+  Notification n;
+  n.kind = NotificationKind::kGuardTripped;
+  n.node = node;
+  n.at = at(ms);
+  n.subject = "guard-tripped " + node;
+  return n;
+}
+
+TEST_P(JournalContractTest, EnqueuedAlertsWithoutIncidentAreQueuedOnePerNotifier) {
+  const Incident incident = makeIncident("compute-1", 0, 1);
+  commitOk(incident, EventKind::kDetected,
+           {makeNotification(incident, NotificationKind::kFailureConfirmed, 0)});
+  auto s = journal_->enqueue({makeAdminAlert("compute-2", 10), makeAdminAlert("", 20)},
+                             {"email", "webhook"});
+  ASSERT_TRUE(s.has_value()) << s.error().toString();
+
+  auto outbox = journal_->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().toString();
+  EXPECT_THAT(subjects(*outbox),
+              ElementsAre("failure-confirmed compute-1/email", "guard-tripped compute-2/email",
+                          "guard-tripped compute-2/webhook", "guard-tripped /email",
+                          "guard-tripped /webhook"));
+  for (size_t i = 1; i < outbox->size(); ++i) {
+    const OutboxItem& item = (*outbox)[i];
+    EXPECT_GT(item.id, (*outbox)[i - 1].id);
+    EXPECT_EQ(item.notification.incident_id, "");
+    EXPECT_EQ(item.attempts, 0);
+    EXPECT_FALSE(item.delivered_at.has_value());
+  }
+  EXPECT_EQ((*outbox)[1].next_attempt_at, at(10));
+  EXPECT_EQ(toJson((*outbox)[3].notification), toJson(makeAdminAlert("", 20)));
+
+  // Delivered and retried like an incident's notifications.
+  auto due = journal_->dueOutbox(at(10), 10);
+  ASSERT_TRUE(due.has_value());
+  ASSERT_EQ(due->size(), 3u);
+  ASSERT_TRUE(journal_->markAttemptFailed((*due)[1].id, "refused", at(500)).has_value());
+  ASSERT_TRUE(journal_->markDelivered((*due)[2].id, at(11)).has_value());
+  due = journal_->dueOutbox(at(499), 10);
+  ASSERT_TRUE(due.has_value());
+  EXPECT_THAT(subjects(*due), ElementsAre("failure-confirmed compute-1/email",
+                                          "guard-tripped /email", "guard-tripped /webhook"));
+  due = journal_->dueOutbox(at(500), 10);
+  ASSERT_TRUE(due.has_value());
+  ASSERT_EQ(due->size(), 4u);
+  EXPECT_EQ((*due)[1].attempts, 1);
+  EXPECT_EQ((*due)[1].last_error, "refused");
+}
+
+TEST_P(JournalContractTest, EnqueueRefusesAnIncidentsNotificationWritingNothing) {
+  const Incident incident = makeIncident("compute-1", 0, 1);
+  commitOk(incident, EventKind::kDetected, {}, {});
+  auto s = journal_->enqueue({makeAdminAlert("compute-2", 0),
+                              makeNotification(incident, NotificationKind::kFenceFailed, 0)},
+                             {"email"});
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(s.error().message, HasSubstr(incident.id));
+  auto outbox = journal_->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value());
+  EXPECT_THAT(*outbox, IsEmpty());
+}
+
+TEST_P(JournalContractTest, EnqueueWithoutNotifiersOrNotificationsQueuesNothing) {
+  ASSERT_TRUE(journal_->enqueue({makeAdminAlert("compute-2", 0)}, {}).has_value());
+  ASSERT_TRUE(journal_->enqueue({}, {"email"}).has_value());
+  auto outbox = journal_->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value());
+  EXPECT_THAT(*outbox, IsEmpty());
+}
+
 TEST_P(JournalContractTest, CommandsAreEnqueuedPendingThenDone) {
   auto pending = journal_->pendingCommands();
   ASSERT_TRUE(pending.has_value());

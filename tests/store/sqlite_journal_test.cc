@@ -12,9 +12,11 @@
 #include <fstream>
 #include <string>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/codec.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace fdr {
@@ -219,6 +221,11 @@ TEST_F(SqliteJournalTest, ReaderMayEnqueueCommandsButNotActOnIncidents) {
   EXPECT_FALSE(reader->markDelivered(1, at(0)).has_value());
   EXPECT_FALSE(reader->markAttemptFailed(1, "x", at(0)).has_value());
   EXPECT_FALSE(reader->markCommandDone(1, "x").has_value());
+  Notification alert;
+  alert.subject = "storm";
+  s = reader->enqueue({alert}, {"email"});
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kPermissionDenied);
 
   ASSERT_TRUE(reader
                   ->enqueueCommand(OperatorCommand{.id = 0,
@@ -325,6 +332,197 @@ TEST_F(SqliteJournalTest, VersionOneJournalIsMigratedKeepingPendingCommands) {
   ASSERT_TRUE(pending.has_value());
   ASSERT_EQ(pending->size(), 2u);
   EXPECT_EQ((*pending)[1].reason, "r");
+}
+
+TEST_F(SqliteJournalTest, EnqueuedAlertSurvivesCloseAndReopen) {
+  Notification alert;
+  alert.kind = NotificationKind::kGuardTripped;
+  alert.node = "compute-2";
+  alert.at = at(5);
+  alert.subject = "storm guard";
+  {
+    auto journal = mustOpen();
+    ASSERT_NE(journal, nullptr);
+    ASSERT_TRUE(journal->enqueue({alert}, {"email"}).has_value());
+  }
+  auto journal = mustOpen(Mode::kReader);
+  ASSERT_NE(journal, nullptr);
+  auto outbox = journal->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().toString();
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ(toJson((*outbox)[0].notification), toJson(alert));
+  EXPECT_EQ((*outbox)[0].notifier, "email");
+}
+
+// The schema of version 2 exactly as freezer-dr wrote it (migrations 1 and 2), with an outbox
+// whose incident_id is NOT NULL.
+constexpr const char* kVersionTwoSchema = R"sql(
+CREATE TABLE incidents (
+  id          TEXT PRIMARY KEY NOT NULL,
+  node        TEXT NOT NULL,
+  phase       TEXT NOT NULL,
+  revision    INTEGER NOT NULL,
+  detected_at INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  closed      INTEGER NOT NULL,
+  json        TEXT NOT NULL
+);
+CREATE INDEX incidents_by_detected_at ON incidents (detected_at, id);
+CREATE TABLE events (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id TEXT NOT NULL REFERENCES incidents (id),
+  kind        TEXT NOT NULL,
+  at          INTEGER NOT NULL,
+  json        TEXT NOT NULL
+);
+CREATE INDEX events_by_incident ON events (incident_id, seq);
+CREATE TABLE outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id     TEXT NOT NULL REFERENCES incidents (id),
+  notifier        TEXT NOT NULL,
+  json            TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  delivered_at    INTEGER
+);
+CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
+CREATE TABLE commands (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind    TEXT NOT NULL,
+  node    TEXT NOT NULL,
+  who     TEXT NOT NULL,
+  at      INTEGER NOT NULL,
+  done_at INTEGER,
+  outcome TEXT
+);
+CREATE INDEX commands_pending ON commands (id) WHERE done_at IS NULL;
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+);
+ALTER TABLE commands ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+)sql";
+
+TEST_F(SqliteJournalTest, VersionTwoJournalIsMigratedKeepingItsOutbox) {
+  const Incident incident = makeIncident("compute-1", 1);
+  Notification notice;
+  notice.kind = NotificationKind::kFenceFailed;
+  notice.incident_id = incident.id;
+  notice.node = incident.node;
+  notice.at = at(0);
+  notice.subject = "fence failed";
+  {
+    // A version 2 journal written by the previous freezer-dr: one incident, three outbox rows
+    // (delivered, failed twice, new), and the AUTOINCREMENT counter past them (rows 4 and 5
+    // were used once: ids must never be reused).
+    auto db = sqlite::Database::open(path_);
+    ASSERT_TRUE(db.has_value()) << db.error().toString();
+    ASSERT_TRUE(db->exec(kVersionTwoSchema).has_value());
+    ASSERT_TRUE(db->exec(fmt::format("PRAGMA application_id = {}; PRAGMA user_version = 2;",
+                                     SqliteJournal::kApplicationId))
+                    .has_value());
+    auto insert_incident = db->prepare(
+        "INSERT INTO incidents (id, node, phase, revision, detected_at, updated_at, closed, json)"
+        " VALUES (?1, ?2, 'detected', 1, 0, 0, 0, ?3)");
+    ASSERT_TRUE(insert_incident.has_value()) << insert_incident.error().toString();
+    insert_incident->bind(1, incident.id)
+        .bind(2, incident.node)
+        .bind(3, dumpJson(toJson(incident)));
+    ASSERT_TRUE(insert_incident->run().has_value());
+    const std::string json = dumpJson(toJson(notice));
+    const char* rows[] = {
+        "INSERT INTO outbox (id, incident_id, notifier, json, attempts, next_attempt_at,"
+        " last_error, delivered_at) VALUES (1, ?1, 'email', ?2, 0, 0, '', 5)",
+        "INSERT INTO outbox (id, incident_id, notifier, json, attempts, next_attempt_at,"
+        " last_error, delivered_at) VALUES (2, ?1, 'webhook', ?2, 2, 9000, '503', NULL)",
+        "INSERT INTO outbox (id, incident_id, notifier, json, attempts, next_attempt_at,"
+        " last_error, delivered_at) VALUES (3, ?1, 'file', ?2, 0, 0, '', NULL)",
+    };
+    for (const char* sql : rows) {
+      auto insert = db->prepare(sql);
+      ASSERT_TRUE(insert.has_value()) << insert.error().toString();
+      insert->bind(1, incident.id).bind(2, json);
+      ASSERT_TRUE(insert->run().has_value());
+    }
+    ASSERT_TRUE(db->exec("UPDATE sqlite_sequence SET seq = 5 WHERE name = 'outbox'").has_value());
+  }
+
+  auto journal = mustOpen();
+  ASSERT_NE(journal, nullptr);
+  auto outbox = journal->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().toString();
+  ASSERT_EQ(outbox->size(), 2u);
+  EXPECT_EQ((*outbox)[0].id, 2);
+  EXPECT_EQ((*outbox)[0].notifier, "webhook");
+  EXPECT_EQ((*outbox)[0].attempts, 2);
+  EXPECT_EQ((*outbox)[0].last_error, "503");
+  EXPECT_EQ((*outbox)[0].next_attempt_at, fromMillis(9000));
+  EXPECT_EQ(toJson((*outbox)[0].notification), toJson(notice));
+  EXPECT_EQ((*outbox)[1].id, 3);
+  EXPECT_EQ((*outbox)[1].notifier, "file");
+
+  // Alerts without an incident can be queued now, after the old rows, with new ids.
+  Notification alert;
+  alert.kind = NotificationKind::kGuardTripped;
+  alert.at = at(1);
+  alert.subject = "paused";
+  ASSERT_TRUE(journal->enqueue({alert}, {"email"}).has_value());
+  outbox = journal->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().toString();
+  ASSERT_EQ(outbox->size(), 3u);
+  EXPECT_EQ((*outbox)[2].id, 6);
+  EXPECT_EQ((*outbox)[2].notification.subject, "paused");
+  EXPECT_EQ((*outbox)[2].notification.incident_id, "");
+  // The incident's own notifications still go with its commits, and its history is intact.
+  Incident next = incident;
+  next.revision = 2;
+  ASSERT_TRUE(journal->commit(makeEntry(next, EventKind::kFenceFailed), {"email"}).has_value());
+  outbox = journal->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value());
+  ASSERT_EQ(outbox->size(), 4u);
+  EXPECT_EQ((*outbox)[3].id, 7);
+  journal.reset();
+
+  auto db = sqlite::Database::open(path_);
+  ASSERT_TRUE(db.has_value());
+  EXPECT_EQ(db->queryInt("PRAGMA user_version").value_or(-1), SqliteJournal::kSchemaVersion);
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM outbox").value_or(-1), 5);
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM outbox WHERE incident_id IS NULL").value_or(-1), 1);
+  EXPECT_EQ(db->queryInt("SELECT \"notnull\" FROM pragma_table_info('outbox')"
+                         " WHERE name = 'incident_id'")
+                .value_or(-1),
+            0);
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM sqlite_schema WHERE name = 'outbox_undelivered'")
+                .value_or(-1),
+            1);
+  EXPECT_EQ(db->queryInt("SELECT count(*) FROM pragma_foreign_key_check").value_or(-1), 0);
+}
+
+TEST_F(SqliteJournalTest, VersionOneJournalIsMigratedToTheLatestSchema) {
+  ASSERT_NE(mustOpen(), nullptr);
+  // Back to version 1: no `reason` column, outbox.incident_id NOT NULL.
+  rawExec(
+      "ALTER TABLE commands DROP COLUMN reason; DROP TABLE outbox;"
+      " CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " incident_id TEXT NOT NULL REFERENCES incidents (id), notifier TEXT NOT NULL,"
+      " json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+      " next_attempt_at INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '',"
+      " delivered_at INTEGER);"
+      " CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;"
+      " PRAGMA user_version = 1;");
+  auto journal = mustOpen();
+  ASSERT_NE(journal, nullptr);
+  Notification alert;
+  alert.subject = "storm";
+  ASSERT_TRUE(journal->enqueue({alert}, {"email"}).has_value());
+  ASSERT_TRUE(journal
+                  ->enqueueCommand(OperatorCommand{
+                      .id = 0, .kind = "pause", .node = "", .who = "bob", .at = {}, .reason = "r"})
+                  .has_value());
+  auto outbox = journal->undeliveredOutbox();
+  ASSERT_TRUE(outbox.has_value()) << outbox.error().toString();
+  EXPECT_EQ(outbox->size(), 1u);
 }
 
 TEST_F(SqliteJournalTest, CorruptIncidentRowIsCorruptionNamingTableAndId) {

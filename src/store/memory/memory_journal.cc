@@ -32,7 +32,28 @@ Status MemoryJournal::commit(const JournalEntry& entry, const std::vector<std::s
   }
   incidents_[incident.id] = incident;
   events_[incident.id].push_back(entry.event);
-  for (const Notification& notification : entry.outbox) {
+  queue(entry.outbox, notifiers);
+  return {};
+}
+
+Status MemoryJournal::enqueue(const std::vector<Notification>& notifications,
+                              const std::vector<std::string>& notifiers) {
+  for (const Notification& notification : notifications) {
+    if (!notification.incident_id.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("journal (memory): enqueue: notification '{}' belongs to incident "
+                              "{}: it goes with the incident's commit",
+                              notification.subject, notification.incident_id));
+    }
+  }
+  std::lock_guard lock(mutex_);
+  queue(notifications, notifiers);
+  return {};
+}
+
+void MemoryJournal::queue(const std::vector<Notification>& notifications,
+                          const std::vector<std::string>& notifiers) {
+  for (const Notification& notification : notifications) {
     for (const std::string& notifier : notifiers) {
       outbox_.push_back(OutboxItem{.id = static_cast<int64_t>(outbox_.size()) + 1,
                                    .notifier = notifier,
@@ -43,7 +64,6 @@ Status MemoryJournal::commit(const JournalEntry& entry, const std::vector<std::s
                                    .delivered_at = std::nullopt});
     }
   }
-  return {};
 }
 
 Result<std::vector<Incident>> MemoryJournal::openIncidents() {

@@ -21,6 +21,8 @@ class MemoryJournal final : public Journal {
 
   [[nodiscard]] Status commit(const JournalEntry& entry,
                               const std::vector<std::string>& notifiers) override;
+  [[nodiscard]] Status enqueue(const std::vector<Notification>& notifications,
+                               const std::vector<std::string>& notifiers) override;
   [[nodiscard]] Result<std::vector<Incident>> openIncidents() override;
   [[nodiscard]] Result<std::vector<Incident>> recentIncidents(size_t limit) override;
   [[nodiscard]] Result<std::optional<Incident>> incident(const std::string& id) override;
@@ -42,6 +44,10 @@ class MemoryJournal final : public Journal {
     bool done = false;
     std::string outcome;
   };
+
+  // Appends one outbox item per notification and notifier. Requires mutex_.
+  void queue(const std::vector<Notification>& notifications,
+             const std::vector<std::string>& notifiers);
 
   std::mutex mutex_;
   // All guarded by mutex_.

@@ -81,6 +81,33 @@ CREATE TABLE settings (
     {2, R"sql(
 ALTER TABLE commands ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Admin alerts that belong to no incident (Journal::enqueue): outbox.incident_id becomes
+    // nullable. SQLite cannot drop NOT NULL in place, so the table is rebuilt (new table, copy,
+    // drop, rename) inside the migration's transaction, keeping every row, its id and the
+    // AUTOINCREMENT counter, so that ids are never reused. Nothing refers to the outbox, so the
+    // foreign keys stay valid throughout.
+    {3, R"sql(
+CREATE TABLE outbox_v3 (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  incident_id     TEXT REFERENCES incidents (id),
+  notifier        TEXT NOT NULL,
+  json            TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT NOT NULL DEFAULT '',
+  delivered_at    INTEGER
+);
+INSERT INTO outbox_v3 (id, incident_id, notifier, json, attempts, next_attempt_at, last_error,
+                       delivered_at)
+  SELECT id, incident_id, notifier, json, attempts, next_attempt_at, last_error, delivered_at
+  FROM outbox ORDER BY id;
+DELETE FROM sqlite_sequence WHERE name = 'outbox_v3';
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'outbox_v3', seq FROM sqlite_sequence WHERE name = 'outbox';
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+CREATE INDEX outbox_undelivered ON outbox (id) WHERE delivered_at IS NULL;
+)sql"},
 };
 
 static_assert(std::size(kMigrations) == SqliteJournal::kSchemaVersion,
@@ -408,15 +435,46 @@ Status SqliteJournal::commit(const JournalEntry& entry, const std::vector<std::s
         .bind(4, dumpJson(toJson(entry.event)));
     if (auto s = use->run(); !s) return std::unexpected(sqlError(s.error(), "writing event"));
   }
-  for (const Notification& notification : entry.outbox) {
+  if (auto s = queueOutbox(entry.outbox, incident.id, notifiers); !s) return s;
+  if (auto s = tx->commit(); !s) return std::unexpected(sqlError(s.error(), "committing"));
+  return {};
+}
+
+Status SqliteJournal::enqueue(const std::vector<Notification>& notifications,
+                              const std::vector<std::string>& notifiers) {
+  if (auto s = requireActor("enqueue"); !s) return s;
+  for (const Notification& notification : notifications) {
+    if (!notification.incident_id.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("journal {}: enqueue: notification '{}' belongs to incident {}: "
+                              "it goes with the incident's commit",
+                              path_, notification.subject, notification.incident_id));
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto tx = Transaction::begin(db_);
+  if (!tx) return std::unexpected(sqlError(tx.error(), "beginning to queue notifications"));
+  if (auto s = queueOutbox(notifications, "", notifiers); !s) return s;
+  if (auto s = tx->commit(); !s) return std::unexpected(sqlError(s.error(), "committing"));
+  return {};
+}
+
+Status SqliteJournal::queueOutbox(const std::vector<Notification>& notifications,
+                                  const std::string& incident_id,
+                                  const std::vector<std::string>& notifiers) {
+  for (const Notification& notification : notifications) {
     const std::string json = dumpJson(toJson(notification));
     for (const std::string& notifier : notifiers) {
-      Use use(st.insert_outbox);
-      use->bind(1, incident.id).bind(2, notifier).bind(3, json).bind(4, toMillis(notification.at));
+      Use use(statements_->insert_outbox);
+      if (incident_id.empty()) {
+        use->bindNull(1);
+      } else {
+        use->bind(1, incident_id);
+      }
+      use->bind(2, notifier).bind(3, json).bind(4, toMillis(notification.at));
       if (auto s = use->run(); !s) return std::unexpected(sqlError(s.error(), "queueing outbox"));
     }
   }
-  if (auto s = tx->commit(); !s) return std::unexpected(sqlError(s.error(), "committing"));
   return {};
 }
 

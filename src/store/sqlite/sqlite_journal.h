@@ -1,12 +1,12 @@
 // The embedded journal: one SQLite file (WAL, synchronous=FULL), plus a lock file so that two
 // freezer-dr processes on one host never both act on it (design §4, invariant 3).
 //
-// Layout (schema version 2, in PRAGMA user_version; PRAGMA application_id marks the file as a
+// Layout (schema version 3, in PRAGMA user_version; PRAGMA application_id marks the file as a
 // freezer-dr journal):
 //   incidents (id, node, phase, revision, detected_at, updated_at, closed, json)
 //   events    (seq, incident_id, kind, at, json)
 //   outbox    (id, incident_id, notifier, json, attempts, next_attempt_at, last_error,
-//              delivered_at)
+//              delivered_at)   (incident_id NULL for an admin alert: version 3)
 //   commands  (id, kind, node, who, at, done_at, outcome, reason)   (reason: version 2)
 //   settings  (key, value)
 // Columns other than `json` are kept for queries and for humans with the sqlite3 shell; the
@@ -37,7 +37,7 @@ class SqliteJournal final : public Journal {
     kReader,
   };
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // "FDRJ": PRAGMA application_id of a freezer-dr journal.
   static constexpr int kApplicationId = 0x4644524A;
 
@@ -59,6 +59,8 @@ class SqliteJournal final : public Journal {
 
   [[nodiscard]] Status commit(const JournalEntry& entry,
                               const std::vector<std::string>& notifiers) override;
+  [[nodiscard]] Status enqueue(const std::vector<Notification>& notifications,
+                               const std::vector<std::string>& notifiers) override;
   [[nodiscard]] Result<std::vector<Incident>> openIncidents() override;
   [[nodiscard]] Result<std::vector<Incident>> recentIncidents(size_t limit) override;
   [[nodiscard]] Result<std::optional<Incident>> incident(const std::string& id) override;
@@ -98,6 +100,11 @@ class SqliteJournal final : public Journal {
   [[nodiscard]] Status requireActor(std::string_view what) const;
   [[nodiscard]] Result<std::vector<Incident>> readIncidents(sqlite::Statement& statement);
   [[nodiscard]] Result<std::vector<OutboxItem>> readOutbox(sqlite::Statement& statement);
+  // Inserts one outbox row per notification and notifier (incident_id empty: NULL). Requires
+  // mutex_ and an open transaction.
+  [[nodiscard]] Status queueOutbox(const std::vector<Notification>& notifications,
+                                   const std::string& incident_id,
+                                   const std::vector<std::string>& notifiers);
   [[nodiscard]] Error sqlError(const Error& error, std::string_view what) const;
 
   const std::string path_;

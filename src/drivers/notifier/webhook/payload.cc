@@ -101,6 +101,7 @@ std::string jsonPayload(const Notification& n) {
         {"name", o.name},
         {"from_host", o.from_host},
         {"to_host", optionalString(o.to_host)},
+        {"user_id", optionalString(o.user_id)},
         {"ok", o.ok},
         {"reason", optionalString(o.reason)},
         {"down_ms", o.down_ms},

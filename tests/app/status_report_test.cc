@@ -1,0 +1,80 @@
+// What `freezer-dr status` says about notifications not delivered yet: an incident's and an
+// admin alert that belongs to no incident (the guards'), in text and in --json.
+#include "app/status_report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace fdr::app {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::vector<OutboxItem> undelivered() {
+  OutboxItem incident_notice;
+  incident_notice.id = 3;
+  incident_notice.notifier = "email";
+  incident_notice.notification.kind = NotificationKind::kFenceFailed;
+  incident_notice.notification.incident_id = "compute-1@1700000000000";
+  incident_notice.notification.node = "compute-1";
+  incident_notice.notification.subject = "[freezer-dr] compute-1: fencing FAILED";
+  incident_notice.attempts = 2;
+  incident_notice.next_attempt_at = fromMillis(1'700'000'010'000);
+  incident_notice.last_error = "smtp: 451 try later";
+
+  OutboxItem storm;
+  storm.id = 4;
+  storm.notifier = "webhook";
+  storm.notification.kind = NotificationKind::kGuardTripped;
+  storm.notification.node = "compute-2";
+  storm.notification.subject = "[freezer-dr] compute-2 failed: NOT fenced (storm guard)";
+  storm.attempts = 1;
+  storm.next_attempt_at = fromMillis(1'700'000'004'000);
+  storm.last_error = "HTTP 503";
+
+  OutboxItem paused;
+  paused.id = 5;
+  paused.notifier = "webhook";
+  paused.notification.kind = NotificationKind::kGuardTripped;
+  paused.notification.subject = "[freezer-dr] automatic fencing paused by alice";
+  return {incident_notice, storm, paused};
+}
+
+TEST(StatusReportTest, UndeliveredAdminAlertsAreShownAsSuchWithTheirSubject) {
+  std::ostringstream out;
+  printStatus(out, {}, {}, undelivered(), GuardsReport{});
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("undelivered notifications: 3\n"));
+  EXPECT_THAT(text, HasSubstr("  #3 fence-failed (incident compute-1@1700000000000) via email: 2 "
+                              "attempt(s), next 2023-11-14T22:13:30.000Z, last error: smtp: 451 "
+                              "try later\n    [freezer-dr] compute-1: fencing FAILED\n"));
+  EXPECT_THAT(text, HasSubstr("  #4 guard-tripped (admin alert, node compute-2) via webhook: 1 "
+                              "attempt(s), next 2023-11-14T22:13:24.000Z, last error: HTTP 503\n"
+                              "    [freezer-dr] compute-2 failed: NOT fenced (storm guard)\n"));
+  EXPECT_THAT(text, HasSubstr("  #5 guard-tripped (admin alert) via webhook: 0 attempt(s)"));
+  EXPECT_THAT(text, HasSubstr("    [freezer-dr] automatic fencing paused by alice\n"));
+  EXPECT_THAT(text, Not(HasSubstr("incident )")));
+}
+
+TEST(StatusReportTest, UndeliveredJsonHasANullIncidentForAdminAlerts) {
+  const nlohmann::json items = undeliveredJson(undelivered());
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0]["incident_id"], "compute-1@1700000000000");
+  EXPECT_EQ(items[0]["admin_alert"], false);
+  EXPECT_EQ(items[0]["notifier"], "email");
+  EXPECT_EQ(items[0]["attempts"], 2);
+  EXPECT_EQ(items[0]["last_error"], "smtp: 451 try later");
+  EXPECT_TRUE(items[1]["incident_id"].is_null());
+  EXPECT_EQ(items[1]["admin_alert"], true);
+  EXPECT_EQ(items[1]["notification"]["kind"], "guard-tripped");
+  EXPECT_EQ(items[1]["notification"]["node"], "compute-2");
+  EXPECT_TRUE(items[2]["incident_id"].is_null());
+  EXPECT_TRUE(undeliveredJson({}).is_array());
+  EXPECT_TRUE(undeliveredJson({}).empty());
+}
+
+}  // namespace
+}  // namespace fdr::app
