@@ -44,6 +44,10 @@ struct DriverFactory {
   std::vector<std::string> aliases;  // the original freezer-dr's Python class paths
   std::string description;
   OptionSchema schema;
+  // Optional: what the schema cannot check (options that depend on each other, options of a
+  // nested driver). Run by `validate` and before create(), so that a bad value is a config
+  // error at validation, not a surprise at start-up.
+  std::function<Status(const Options&)> check = nullptr;
   std::function<Result<std::unique_ptr<Interface>>(const Options&, DriverContext&)> create;
 };
 

@@ -21,6 +21,12 @@ std::optional<std::pair<std::string, std::unique_ptr<Interface>>> build(
   const std::string context_name = "[" + registry.stage() + "] driver " + (*factory)->name;
   auto options = Options::parse((*factory)->schema, choice.options, context_name, diag);
   if (!options) return std::nullopt;
+  if ((*factory)->check) {
+    if (auto checked = (*factory)->check(*options); !checked) {
+      diag.error(choice.where, context_name + ": " + checked.error().message);
+      return std::nullopt;
+    }
+  }
   if (!create) return std::make_pair((*factory)->name, std::unique_ptr<Interface>());
   auto created = (*factory)->create(*options, context);
   if (!created) {

@@ -82,6 +82,26 @@ TEST_F(CliTest, ValidateReportsEveryErrorWithFileAndLine) {
   EXPECT_NE(r.err.find("retries"), std::string::npos) << r.err;
 }
 
+// The bmc monitor's fencer-options belong to another driver's schema: validate checks them
+// too, naming the config line, instead of leaving the mistake to the daemon's start.
+TEST_F(CliTest, ValidateChecksTheBmcMonitorsFencerOptions) {
+  std::string conf = slurp(dir_.file("freezer-dr.conf"));
+  conf.replace(conf.find("[monitoring]\ndriver = fake\n"), 26,
+               "[monitoring]\ndriver = fake, bmc\n[monitoring.bmc]\nfencer = fake\n"
+               "fencer-options = no-such-option=1\n");
+  dir_.write("freezer-dr.conf", conf);
+  auto bad = run({"validate"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("fencer-options"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("no-such-option"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("freezer-dr.conf:"), std::string::npos) << bad.err;
+
+  conf.replace(conf.find("no-such-option=1"), 16, "");
+  dir_.write("freezer-dr.conf", conf);
+  auto good = run({"validate"});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+}
+
 TEST_F(CliTest, ValidateAcceptsAGoodConfigAndNeverPrintsSecrets) {
   auto r = run({"validate", "--log-level", "debug"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

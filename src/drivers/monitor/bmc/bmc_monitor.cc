@@ -108,6 +108,48 @@ class BmcMonitor final : public Monitor {
   std::vector<Observation> last_;
 };
 
+// The monitor's settings, checked: the fencer driver exists and takes fencer-options.
+struct Settings {
+  const DriverFactory<Fencer>* factory;
+  Options fencer_options;
+  int64_t concurrency;
+  Duration interval;
+  std::string source;
+};
+
+Result<Settings> readSettings(const DriverRegistry<Fencer>& fencers, const Options& options) {
+  const std::string name = options.getString("fencer");
+  auto factory = fencers.find(name);
+  if (!factory) return withContext(factory.error(), "bmc monitor");
+  auto raw = parseFencerOptions(options.getString("fencer-options"), "fencer-options");
+  if (!raw) return withContext(raw.error(), "bmc monitor");
+  Diagnostics diag;
+  auto fencer_options =
+      Options::parse((*factory)->schema, *raw, "bmc monitor: fencer " + (*factory)->name, diag);
+  if (!fencer_options) {
+    std::string problems;
+    for (const auto& item : diag.items()) {
+      if (item.severity == Diagnostic::Severity::kError) {
+        problems += (problems.empty() ? "" : "; ") + item.message;
+      }
+    }
+    return fail(ErrorCode::kInvalidArgument, "bmc monitor: fencer-options: " + problems);
+  }
+  const int64_t concurrency = options.getInt("concurrency");
+  if (concurrency < 1 || concurrency > 256) {
+    return fail(ErrorCode::kInvalidArgument, "bmc monitor: concurrency must be 1..256");
+  }
+  const Duration interval = options.getDuration("interval");
+  if (interval.count() < 0) {
+    return fail(ErrorCode::kInvalidArgument, "bmc monitor: interval must not be negative");
+  }
+  std::string source = options.getString("source");
+  if (!validSource(source)) {
+    return fail(ErrorCode::kInvalidArgument, "bmc monitor: bad source '" + source + "'");
+  }
+  return Settings{*factory, std::move(*fencer_options), concurrency, interval, std::move(source)};
+}
+
 }  // namespace
 
 Result<RawOptions> parseFencerOptions(const std::string& text, const std::string& where) {
@@ -164,45 +206,22 @@ Status registerBmcMonitor(Registry& registry) {
                .default_value = "bmc",
                .help = "the source name of the observations"},
           },
+      .check = [fencers](const Options& options) -> Status {
+        auto settings = readSettings(*fencers, options);
+        if (!settings) return std::unexpected(settings.error());
+        return {};
+      },
       .create = [fencers](const Options& options, DriverContext& context) -> Result<MonitorPtr> {
-        const std::string name = options.getString("fencer");
-        auto factory = fencers->find(name);
-        if (!factory) return withContext(factory.error(), "bmc monitor");
-        auto raw = parseFencerOptions(options.getString("fencer-options"), "fencer-options");
-        if (!raw) return withContext(raw.error(), "bmc monitor");
-        Diagnostics diag;
-        auto fencer_options = Options::parse((*factory)->schema, *raw,
-                                             "bmc monitor: fencer " + (*factory)->name, diag);
-        if (!fencer_options) {
-          std::string problems;
-          for (const auto& item : diag.items()) {
-            if (item.severity == Diagnostic::Severity::kError) {
-              problems += (problems.empty() ? "" : "; ") + item.message;
-            }
-          }
-          return fail(ErrorCode::kInvalidArgument, "bmc monitor: fencer-options: " + problems);
-        }
-        const int64_t concurrency = options.getInt("concurrency");
-        if (concurrency < 1 || concurrency > 256) {
-          return fail(ErrorCode::kInvalidArgument, "bmc monitor: concurrency must be 1..256");
-        }
-        const Duration interval = options.getDuration("interval");
-        if (interval.count() < 0) {
-          return fail(ErrorCode::kInvalidArgument, "bmc monitor: interval must not be negative");
-        }
-        const std::string source = options.getString("source");
-        if (!validSource(source)) {
-          return fail(ErrorCode::kInvalidArgument, "bmc monitor: bad source '" + source + "'");
-        }
+        auto settings = readSettings(*fencers, options);
+        if (!settings) return std::unexpected(settings.error());
+        const auto& [factory, fencer_options, concurrency, interval, source] = *settings;
         std::vector<FencerPtr> instances;
         for (int64_t i = 0; i < concurrency; ++i) {
-          auto fencer = (*factory)->create(*fencer_options, context);
-          if (!fencer) {
-            return withContext(fencer.error(), "bmc monitor: fencer " + (*factory)->name);
-          }
+          auto fencer = factory->create(fencer_options, context);
+          if (!fencer) return withContext(fencer.error(), "bmc monitor: fencer " + factory->name);
           instances.push_back(std::move(*fencer));
         }
-        return std::make_unique<BmcMonitor>(context.clock, (*factory)->name, std::move(instances),
+        return std::make_unique<BmcMonitor>(context.clock, factory->name, std::move(instances),
                                             interval, source);
       },
   });
