@@ -27,7 +27,9 @@ struct ServiceState {
 struct EvacuationRequest {
   std::string instance_id;
   std::string source_host;
-  std::optional<std::string> target_host;  // empty: the cloud's scheduler picks
+  // Empty: the cloud's scheduler picks. Set: that host (a reserved host), which the scheduler
+  // still checks (never forced past it) where the cloud can.
+  std::optional<std::string> target_host;
 };
 
 // Stage 3: takes a fenced node out of the cloud and moves its instances elsewhere.
@@ -54,6 +56,9 @@ class Evacuator {
   // Returns a node to service once it runs again: clears forced-down, then enables its compute
   // service (the reverse of forceDown()). Idempotent.
   [[nodiscard]] virtual Status restore(const Node& node) = 0;
+  // Enables the node's compute service, nothing else (a reserved host taken into use: the
+  // scheduler may place instances on it). Idempotent. kNotFound if the cloud has no service.
+  [[nodiscard]] virtual Status enable(const Node& node) = 0;
 };
 
 using EvacuatorPtr = std::unique_ptr<Evacuator>;

@@ -57,8 +57,40 @@ struct InstanceRecord {
   std::optional<TimePoint> finished_at;
   std::string new_host;
   std::string reason;  // last failure or skip reason
+  // Storage, as the cloud reported it when the instance was listed, and what an evacuation does
+  // to its disk in words (see diskNote() in src/core/engine.cc): kept or rebuilt from its image.
+  bool boot_from_volume = false;
+  // Default-initialised (as every field added later) so that designated initialisers written
+  // before them may leave them out.
+  std::string image_id = {};  // empty when booted from volume
+  std::string disk = {};
+  // The host the latest evacuate request asked for: a reserved host, or empty (the scheduler).
+  std::string target_host = {};
+  // Requests that ended because their reserved host was full: not counted against the retries.
+  int full_host_attempts = 0;
 
   friend bool operator==(const InstanceRecord&, const InstanceRecord&) = default;
+};
+
+// A reserved (spare) host as one incident used it (as Masakari's reserved_host): kept disabled
+// by the operators so the scheduler places nothing there, enabled by freezer-dr before the
+// first evacuation targeted at it.
+enum class ReservedHostState {
+  kEnabling,  // enable journaled as about to be asked; it may or may not have gone out
+  kEnabled,   // enabled (by this incident, another one, or already): evacuations target it
+  kFull,      // an evacuation towards it failed for capacity (NoValidHost): not asked again
+  kUnusable,  // no compute service, down, forced down, failed itself, or the enable failed
+};
+std::string_view toString(ReservedHostState s);
+std::optional<ReservedHostState> reservedHostStateFromString(std::string_view s);
+
+struct ReservedHostUse {
+  std::string host;
+  ReservedHostState state = ReservedHostState::kEnabling;
+  std::string reason;           // why it is full or unusable, or how it was enabled
+  std::optional<TimePoint> at;  // of the latest change
+
+  friend bool operator==(const ReservedHostUse&, const ReservedHostUse&) = default;
 };
 
 struct FenceProgress {
@@ -118,9 +150,10 @@ struct Incident {
   FenceProgress fence;
   int force_down_attempts = 0;
   std::vector<InstanceRecord> instances;
-  std::vector<std::string> problems;  // human-readable, newest last
-  UnfenceProgress unfence;            // only once the incident is closed
-  uint64_t revision = 0;              // bumped by every applied event
+  std::vector<std::string> problems;                 // human-readable, newest last
+  UnfenceProgress unfence;                           // only once the incident is closed
+  uint64_t revision = 0;                             // bumped by every applied event
+  std::vector<ReservedHostUse> reserved_hosts = {};  // in the order this incident took them up
 
   friend bool operator==(const Incident&, const Incident&) = default;
 };

@@ -27,12 +27,20 @@ enum class EventKind {
   kForceDownFailed,      // detail; final = give up (kForceDownFailed phase)
   kInstancesListed,      // records: the instances on the node, in recovery order
   kInstancesListFailed,  // detail
-  kEvacuationRequested,  // intent for instance_id, journaled before the call
+  kEvacuationRequested,  // intent for instance_id, journaled before the call; host: the target
+                         // (a reserved host) or empty (the scheduler)
   kEvacuationAccepted,   // instance_id
   kEvacuationRejected,   // instance_id, detail, final
   kInstanceObserved,     // instance_id, host, status, task_state
   kInstanceTimedOut,     // instance_id
-  kNotificationsQueued,  // users and admins told (outbox)
+  // Reserved hosts (Incident::reserved_hosts), by host.
+  kReservedHostEnabling,  // intent, journaled before the enable call
+  kReservedHostEnabled,   // detail: how (enabled now, already enabled, by another incident)
+  kReservedHostFull,      // detail; with instance_id: that instance's request failed for capacity
+                          // and goes back to pending (not counted against its retries)
+  kReservedHostUnusable,  // detail: why it is not used
+  kNoTargetLeft,          // instance_id, detail: every reserved host is full, no fallback: failed
+  kNotificationsQueued,   // users and admins told (outbox)
   kClosed,
   kCancelled,  // who, detail
   // Unfence, on a closed incident (see UnfenceProgress).

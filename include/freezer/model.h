@@ -73,6 +73,7 @@ struct Instance {
   std::map<std::string, std::string> metadata;
   bool boot_from_volume = false;
   std::string image_id;
+  std::string fault = {};  // the cloud's last fault message for it (Nova's fault.message), if any
 
   friend bool operator==(const Instance&, const Instance&) = default;
 };

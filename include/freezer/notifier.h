@@ -39,6 +39,9 @@ struct InstanceOutcome {
   bool ok = false;
   std::string reason;   // why it failed or was skipped
   int64_t down_ms = 0;  // from the failure's detection to confirmed running elsewhere
+  // What the evacuation did to its disk, in words (InstanceRecord::disk): kept, or rebuilt from
+  // its image. Empty if unknown.
+  std::string disk = {};
 };
 
 struct Notification {

@@ -60,7 +60,8 @@ class DryRunEvacuator final : public Evacuator {
     for (const auto& r : requests) {
       const Instance& vm = instances_[r.instance_id];
       out_ << "[dry-run] would evacuate instance " << r.instance_id << " (" << vm.name
-           << ", project " << vm.project_id << ") from " << r.source_host << "\n";
+           << ", project " << vm.project_id << ") from " << r.source_host
+           << (r.target_host ? " to reserved host " + *r.target_host : std::string()) << "\n";
       out.emplace_back();
     }
     return out;
@@ -71,6 +72,10 @@ class DryRunEvacuator final : public Evacuator {
   Status restore(const Node& node) override {
     out_ << "[dry-run] would clear forced-down on the compute service of " << node.hostname
          << ", then enable it\n";
+    return {};
+  }
+  Status enable(const Node& node) override {
+    out_ << "[dry-run] would enable the compute service of reserved host " << node.hostname << "\n";
     return {};
   }
   std::vector<Result<Instance>> show(std::span<const std::string> ids) override {

@@ -130,10 +130,16 @@ void printIncident(std::ostream& out, const Incident& i) {
         line += fmt::format("  down {:.1f}s",
                             (toMillis(*r.finished_at) - toMillis(i.detected_at)) / 1000.0);
       }
+      if (!r.target_host.empty()) line += "  asked: reserved host " + r.target_host;
       if (r.attempts > 1) line += fmt::format("  ({} requests)", r.attempts);
       if (!r.reason.empty()) line += "  reason: " + r.reason;
       out << line << "\n";
+      if (!r.disk.empty()) out << "      disk: " << r.disk << "\n";
     }
+  }
+  for (const ReservedHostUse& u : i.reserved_hosts) {
+    out << fmt::format("  reserved host {}: {}{}\n", u.host, toString(u.state),
+                       u.reason.empty() ? "" : " (" + u.reason + ")");
   }
   for (const auto& p : i.problems) out << "  problem: " << p << "\n";
 }

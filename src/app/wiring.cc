@@ -139,6 +139,9 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.unfence_deadline = config.unfence_deadline;
   policy.evacuation_retries = config.evacuation_retries;
   policy.evacuation_concurrency = config.evacuation_concurrency;
+  policy.reserved_hosts = config.reserved_hosts;
+  policy.reserved_hosts_fallback = config.reserved_hosts_fallback;
+  policy.shared_storage = config.shared_storage;
   policy.instance_timeout = config.instance_timeout;
   policy.priority_key = config.priority_key;
   policy.evacuate_all = config.evacuate_all;

@@ -225,8 +225,25 @@ Result<InstanceRecord> decodeInstanceRecord(const json& j, const std::string& pa
   f.get("finished_at", r.finished_at);
   f.get("new_host", r.new_host);
   f.get("reason", r.reason);
+  // Added later: journals written before them decode with the defaults.
+  if (f.has("boot_from_volume")) f.get("boot_from_volume", r.boot_from_volume);
+  if (f.has("image_id")) f.get("image_id", r.image_id);
+  if (f.has("disk")) f.get("disk", r.disk);
+  if (f.has("target_host")) f.get("target_host", r.target_host);
+  if (f.has("full_host_attempts")) f.get("full_host_attempts", r.full_host_attempts);
   if (auto s = f.status(); !s) return std::unexpected(s.error());
   return r;
+}
+
+Result<ReservedHostUse> decodeReservedHostUse(const json& j, const std::string& path) {
+  ReservedHostUse u;
+  Fields f(j, path);
+  f.get("host", u.host);
+  f.getEnum("state", u.state, &reservedHostStateFromString);
+  f.get("reason", u.reason);
+  f.get("at", u.at);
+  if (auto s = f.status(); !s) return std::unexpected(s.error());
+  return u;
 }
 
 Result<FenceProgress> decodeFenceProgress(const json& j, const std::string& path) {
@@ -276,6 +293,9 @@ Result<Incident> decodeIncident(const json& j, const std::string& path) {
   f.getObject("fence", i.fence, &decodeFenceProgress);
   f.get("force_down_attempts", i.force_down_attempts);
   f.getArray("instances", i.instances, &decodeInstanceRecord);
+  if (f.has("reserved_hosts")) {
+    f.getArray("reserved_hosts", i.reserved_hosts, &decodeReservedHostUse);
+  }
   f.get("problems", i.problems);
   if (f.has("unfence")) f.getObject("unfence", i.unfence, &decodeUnfenceProgress);
   f.get("revision", i.revision);
@@ -319,6 +339,7 @@ Result<InstanceOutcome> decodeInstanceOutcome(const json& j, const std::string& 
   f.get("ok", o.ok);
   f.get("reason", o.reason);
   f.get("down_ms", o.down_ms);
+  if (f.has("disk")) f.get("disk", o.disk);
   if (auto s = f.status(); !s) return std::unexpected(s.error());
   return o;
 }
@@ -366,6 +387,7 @@ Result<Instance> decodeInstance(const json& j, const std::string& path) {
   f.get("metadata", i.metadata);
   f.get("boot_from_volume", i.boot_from_volume);
   f.get("image_id", i.image_id);
+  if (f.has("fault")) f.get("fault", i.fault);
   if (auto s = f.status(); !s) return std::unexpected(s.error());
   return i;
 }
@@ -421,6 +443,20 @@ json toJson(const InstanceRecord& r) {
       {"finished_at", timeJson(r.finished_at)},
       {"new_host", r.new_host},
       {"reason", r.reason},
+      {"boot_from_volume", r.boot_from_volume},
+      {"image_id", r.image_id},
+      {"disk", r.disk},
+      {"target_host", r.target_host},
+      {"full_host_attempts", r.full_host_attempts},
+  };
+}
+
+json toJson(const ReservedHostUse& u) {
+  return json{
+      {"host", u.host},
+      {"state", toString(u.state)},
+      {"reason", u.reason},
+      {"at", timeJson(u.at)},
   };
 }
 
@@ -455,6 +491,8 @@ json toJson(const UnfenceProgress& u) {
 json toJson(const Incident& i) {
   json instances = json::array();
   for (const auto& r : i.instances) instances.push_back(toJson(r));
+  json reserved = json::array();
+  for (const auto& u : i.reserved_hosts) reserved.push_back(toJson(u));
   return json{
       {"id", i.id},
       {"node", i.node},
@@ -468,6 +506,7 @@ json toJson(const Incident& i) {
       {"fence", toJson(i.fence)},
       {"force_down_attempts", i.force_down_attempts},
       {"instances", std::move(instances)},
+      {"reserved_hosts", std::move(reserved)},
       {"problems", i.problems},
       {"unfence", toJson(i.unfence)},
       {"revision", i.revision},
@@ -501,8 +540,9 @@ json toJson(const Event& e) {
 
 json toJson(const InstanceOutcome& o) {
   return json{
-      {"id", o.id},           {"name", o.name}, {"from_host", o.from_host}, {"to_host", o.to_host},
-      {"user_id", o.user_id}, {"ok", o.ok},     {"reason", o.reason},       {"down_ms", o.down_ms},
+      {"id", o.id},           {"name", o.name},       {"from_host", o.from_host},
+      {"to_host", o.to_host}, {"user_id", o.user_id}, {"ok", o.ok},
+      {"reason", o.reason},   {"down_ms", o.down_ms}, {"disk", o.disk},
   };
 }
 
@@ -546,6 +586,7 @@ json toJson(const Instance& i) {
       {"metadata", i.metadata},
       {"boot_from_volume", i.boot_from_volume},
       {"image_id", i.image_id},
+      {"fault", i.fault},
   };
 }
 

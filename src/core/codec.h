@@ -30,6 +30,7 @@ namespace fdr {
 nlohmann::json toJson(const InstanceRecord& record);
 nlohmann::json toJson(const FenceProgress& fence);
 nlohmann::json toJson(const UnfenceProgress& unfence);
+nlohmann::json toJson(const ReservedHostUse& use);
 nlohmann::json toJson(const Incident& incident);
 nlohmann::json toJson(const Event& event);
 nlohmann::json toJson(const InstanceOutcome& outcome);

@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -29,6 +30,26 @@ bool isRunningOrSettled(const Instance& vm, const std::string& failed_host) {
 
 std::string seconds(Duration d) {
   return fmt::format("{:.1f} s", d.count() / 1000.0);
+}
+
+// What an evacuation does to the instance's disk, for the incident, `status` and its users.
+// Before compute API 2.14 the evacuator tells Nova `shared_storage`; from 2.14 Nova finds out
+// itself, so without the operator's word the note says both cases.
+std::string diskNote(const Instance& vm, bool shared_storage) {
+  if (vm.boot_from_volume) return "boots from a volume: its disk is kept";
+  if (shared_storage) return "image-backed, on shared instance storage: its disk is kept";
+  return fmt::format(
+      "image-backed: its local disk is rebuilt from {}, so what was written to it is lost "
+      "(unless the compute hosts share instance storage)",
+      vm.image_id.empty() ? std::string("its image") : "image " + vm.image_id);
+}
+
+// Nova's capacity refusal (NoValidHost), in an API error or an instance fault.
+bool noValidHost(const std::string& message) {
+  std::string lower = message;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("no valid host") != std::string::npos;
 }
 
 }  // namespace
@@ -443,6 +464,9 @@ std::vector<InstanceRecord> Engine::toRecords(const std::vector<Instance>& insta
     r.project_id = vm.project_id;
     r.user_id = vm.user_id;
     r.former_status = vm.status;
+    r.boot_from_volume = vm.boot_from_volume;
+    r.image_id = vm.image_id;
+    r.disk = diskNote(vm, policy_.shared_storage);
     if (auto it = vm.metadata.find(policy_.priority_key); it != vm.metadata.end()) {
       try {
         r.priority = std::stoi(it->second);
@@ -514,7 +538,7 @@ void Engine::followEvacuations() {
     Incident& incident = open_.at(watched[i].first);
     const InstanceRecord* r = findInstance(incident, watched[i].second);
     if (r == nullptr) continue;
-    const bool out_of_retries = r->attempts > policy_.evacuation_retries;
+    const bool out_of_retries = r->attempts - r->full_host_attempts > policy_.evacuation_retries;
     if (!shown[i]) {
       if (shown[i].error().code == ErrorCode::kNotFound) {
         Event gone = event(EventKind::kEvacuationRejected);
@@ -533,6 +557,22 @@ void Engine::followEvacuations() {
     if (r->phase == InstancePhase::kRequested && !moved && !in_progress) {
       // Journaled as requested but the cloud shows no evacuation: the request never went out
       // (a crash between the journal and the call). requestEvacuations() asks again.
+      continue;
+    }
+    if (!r->target_host.empty() && r->phase == InstancePhase::kRebuilding && !moved &&
+        !in_progress && vm.status == "ERROR" && (vm.fault.empty() || noValidHost(vm.fault))) {
+      // Sent to a reserved host, it never left the failed host: the scheduler found no room
+      // there (NoValidHost). That host is full; the instance goes to the next one. (Another
+      // fault is the instance's own problem: a failure like any other, not a full host.)
+      Event full = event(EventKind::kReservedHostFull);
+      full.host = r->target_host;
+      full.instance_id = r->id;
+      full.detail = fmt::format("reserved host {} could not take {}: {}", r->target_host, r->id,
+                                vm.fault.empty() ? "it went to ERROR without leaving " +
+                                                       incident.node + " (no fault recorded)"
+                                                 : vm.fault);
+      spdlog::warn("incident {}: {}", incident.id, full.detail);
+      (void)record(incident, full);
       continue;
     }
     Event observed = event(EventKind::kInstanceObserved);
@@ -600,10 +640,24 @@ void Engine::requestEvacuations() {
                        incident.id);
       continue;
     }
+    const Target target = chooseTarget(incident);
+    if (target.kind == Target::Kind::kWait) continue;
+    if (target.kind == Target::Kind::kNoneLeft) {
+      Event none = event(EventKind::kNoTargetLeft);
+      none.instance_id = c.instance_id;
+      none.detail = target.why;
+      spdlog::error("incident {}: instance {} not evacuated: {}", incident.id, c.instance_id,
+                    target.why);
+      (void)record(incident, none);
+      continue;
+    }
     Event requested = event(EventKind::kEvacuationRequested);
     requested.instance_id = c.instance_id;
+    requested.host = target.host;
     if (!record(incident, requested)) continue;
-    requests.push_back({c.instance_id, incident.node, std::nullopt});
+    requests.push_back({c.instance_id, incident.node,
+                        target.kind == Target::Kind::kHost ? std::optional<std::string>(target.host)
+                                                           : std::nullopt});
     sent.push_back(&c);
   }
   if (requests.empty()) return;
@@ -618,13 +672,138 @@ void Engine::requestEvacuations() {
       (void)record(incident, accepted);
       continue;
     }
+    const std::string why = i < results.size() ? results[i].error().message : "no answer";
+    if (!r->target_host.empty() && noValidHost(why)) {
+      Event full = event(EventKind::kReservedHostFull);
+      full.host = r->target_host;
+      full.instance_id = r->id;
+      full.detail =
+          fmt::format("reserved host {} could not take {}: {}", r->target_host, r->id, why);
+      spdlog::warn("incident {}: {}", incident.id, full.detail);
+      (void)record(incident, full);
+      continue;
+    }
     Event rejected = event(EventKind::kEvacuationRejected);
     rejected.instance_id = r->id;
-    rejected.final = r->attempts > policy_.evacuation_retries;
-    rejected.detail = i < results.size() ? results[i].error().message : "no answer";
+    rejected.final = r->attempts - r->full_host_attempts > policy_.evacuation_retries;
+    rejected.detail = why;
     spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id, rejected.detail);
     (void)record(incident, rejected);
   }
+}
+
+Engine::Target Engine::chooseTarget(Incident& incident) {
+  Target target;
+  if (policy_.reserved_hosts.empty()) return target;  // the scheduler
+  Target wait;
+  wait.kind = Target::Kind::kWait;
+  const auto towards = [](const std::string& host) {
+    Target t;
+    t.kind = Target::Kind::kHost;
+    t.host = host;
+    return t;
+  };
+  std::vector<std::string> not_used;  // "host (why)"
+  for (const std::string& host : policy_.reserved_hosts) {
+    // Its use across the open incidents: full or unusable in one is full or unusable for all.
+    const ReservedHostUse* mine = nullptr;
+    const ReservedHostUse* bad = nullptr;
+    std::string enabled_by;  // another incident that enabled it
+    std::string failed_itself;
+    for (const auto& [id, other] : open_) {
+      if (other.node == host) failed_itself = "it failed itself (incident " + id + ")";
+      for (const ReservedHostUse& use : other.reserved_hosts) {
+        if (use.host != host) continue;
+        if (&other == &incident) mine = &use;
+        if (use.state == ReservedHostState::kFull || use.state == ReservedHostState::kUnusable) {
+          if (bad == nullptr || &other == &incident) bad = &use;
+        } else if (use.state == ReservedHostState::kEnabled && &other != &incident) {
+          enabled_by = id;
+        }
+      }
+    }
+    if (failed_itself.empty() && (host == incident.node || recovered_nodes_.contains(host))) {
+      failed_itself = "it failed itself and was fenced";
+    }
+    if (bad != nullptr) {
+      not_used.push_back(fmt::format("{} ({}: {})", host, toString(bad->state), bad->reason));
+      continue;
+    }
+    Event unusable = event(EventKind::kReservedHostUnusable);
+    unusable.host = host;
+    if (!failed_itself.empty()) {
+      not_used.push_back(fmt::format("{} (unusable: {})", host, failed_itself));
+      if (host == incident.node) continue;  // never recorded as a reserved host of itself
+      unusable.detail = "reserved host " + host + " is not used: " + failed_itself;
+      if (!record(incident, unusable)) return wait;
+      continue;
+    }
+    if (mine != nullptr && mine->state == ReservedHostState::kEnabled) {
+      return towards(host);
+    }
+    if (mine == nullptr && !enabled_by.empty()) {
+      Event enabled = event(EventKind::kReservedHostEnabled);
+      enabled.host = host;
+      enabled.detail = "enabled by incident " + enabled_by;
+      if (!record(incident, enabled)) return wait;
+      return towards(host);
+    }
+    // First use by this incident (or resumed while enabling): its compute service must be up,
+    // not forced down; enabled if it is not yet.
+    Node reserved;
+    if (const Node* known = node(host)) {
+      reserved = *known;
+    } else {
+      reserved.id = host;
+      reserved.hostname = host;
+    }
+    auto service = drivers_.evacuator->computeService(reserved);
+    std::string why;
+    if (!service) {
+      why = "cannot read its compute service: " + service.error().message;
+    } else if (service->forced_down) {
+      why = "its compute service is forced down";
+    } else if (!service->up) {
+      why = "its compute service is down";
+    }
+    if (!why.empty()) {
+      unusable.detail = "reserved host " + host + " is not used: " + why;
+      spdlog::warn("incident {}: {}", incident.id, unusable.detail);
+      not_used.push_back(fmt::format("{} (unusable: {})", host, why));
+      if (!record(incident, unusable)) return wait;
+      continue;
+    }
+    Event enabled = event(EventKind::kReservedHostEnabled);
+    enabled.host = host;
+    if (!service->disabled) {
+      enabled.detail = "its compute service was enabled already";
+    } else {
+      Event enabling = event(EventKind::kReservedHostEnabling);
+      enabling.host = host;
+      if (!record(incident, enabling)) return wait;
+      spdlog::warn("incident {}: enabling the compute service of reserved host {}", incident.id,
+                   host);
+      auto on = drivers_.evacuator->enable(reserved);
+      killPoint("effect:reserved-host-enabling");
+      if (!on) {
+        unusable.detail = "cannot enable the compute service of reserved host " + host + ": " +
+                          on.error().message;
+        spdlog::warn("incident {}: {}", incident.id, unusable.detail);
+        not_used.push_back(fmt::format("{} (unusable: {})", host, unusable.detail));
+        if (!record(incident, unusable)) return wait;
+        continue;
+      }
+      enabled.detail = "its compute service was enabled by freezer-dr";
+    }
+    if (!record(incident, enabled)) return wait;
+    return towards(host);
+  }
+  if (policy_.reserved_hosts_fallback) return target;  // the scheduler
+  std::string why = "every reserved host is full or unusable, and reserved-hosts-fallback is off:";
+  for (size_t i = 0; i < not_used.size(); ++i) why += (i == 0 ? " " : "; ") + not_used[i];
+  target.kind = Target::Kind::kNoneLeft;
+  target.why = why;
+  return target;
 }
 
 bool Engine::advanceClosing(Incident& incident) {
@@ -665,6 +844,7 @@ std::vector<Notification> Engine::completionNotifications(const Incident& incide
     o.user_id = r.user_id;
     o.ok = r.phase == InstancePhase::kDone;
     o.reason = r.reason;
+    o.disk = r.disk;
     if (r.finished_at) o.down_ms = toMillis(*r.finished_at) - toMillis(incident.detected_at);
     by_project[r.project_id].push_back(o);
     all.push_back(std::move(o));
@@ -693,6 +873,22 @@ std::vector<Notification> Engine::completionNotifications(const Incident& incide
                   "running elsewhere.",
                   incident.node, formatTime(incident.detected_at), incident.fence.confirmed_by, ok,
                   all.size()));
+  for (const ReservedHostUse& use : incident.reserved_hosts) {
+    const auto landed = std::count_if(
+        incident.instances.begin(), incident.instances.end(), [&](const InstanceRecord& r) {
+          return r.phase == InstancePhase::kDone && r.new_host == use.host;
+        });
+    admins.summary +=
+        fmt::format(" Reserved host {}: {}, {} instance(s) now on it{}.", use.host,
+                    toString(use.state), landed, use.reason.empty() ? "" : " (" + use.reason + ")");
+  }
+  if (std::any_of(
+          incident.reserved_hosts.begin(), incident.reserved_hosts.end(),
+          [](const ReservedHostUse& u) { return u.state != ReservedHostState::kUnusable; })) {
+    admins.summary +=
+        " The reserved hosts used stay enabled: they are spares no longer; disable other hosts "
+        "and name them in [evacuation] reserved-hosts to keep spares.";
+  }
   admins.instances = std::move(all);
   out.push_back(std::move(admins));
   return out;

@@ -37,6 +37,15 @@ struct EnginePolicy {
   int evacuation_concurrency = 10;
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";
+  // Reserved hosts (as Masakari's reserved_host), in order: kept disabled by the operators,
+  // enabled by the engine before the first evacuation targeted at one; the next one once it is
+  // full. Empty: the scheduler places every instance. When every reserved host is full or
+  // unusable: the scheduler if reserved_hosts_fallback, else the instance fails.
+  std::vector<std::string> reserved_hosts;
+  bool reserved_hosts_fallback = true;
+  // [evacuation] shared-storage: the operator says instance disks are on shared storage (only
+  // changes the words of the disk note, InstanceRecord::disk; the evacuator tells the cloud).
+  bool shared_storage = false;
   // Which instances: all (opted-out ones excepted) or only those opted in, by this metadata key
   // (as Masakari's HA_Enabled): "true"/"yes"/"1" opts in, "false"/"no"/"0" opts out.
   bool evacuate_all = true;
@@ -154,6 +163,14 @@ class Engine {
   bool advanceClosing(Incident& incident);
   void followEvacuations();
   void requestEvacuations();
+  // Where the next evacuation of `incident` goes (reserved hosts): may journal and enable a
+  // reserved host on the way.
+  struct Target {
+    enum class Kind { kScheduler, kHost, kNoneLeft, kWait } kind = Kind::kScheduler;
+    std::string host;  // kHost
+    std::string why;   // kNoneLeft: every reserved host and why it is not used
+  };
+  Target chooseTarget(Incident& incident);
   void deliverOutbox();
 
   // Unfence: accepts (and journals) an operator's request, or says why not.

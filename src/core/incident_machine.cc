@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -76,6 +77,7 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
       record->phase = InstancePhase::kRequested;
       record->attempts += 1;
       record->requested_at = event.at;
+      record->target_host = event.host;
       break;
     case EventKind::kEvacuationAccepted:
       if (record->phase != InstancePhase::kRequested) return refuse(next, event);
@@ -117,10 +119,90 @@ Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
       }
       back_to_pending_or_failed(event.detail.empty() ? "timed out" : event.detail);
       break;
+    case EventKind::kNoTargetLeft:
+      // kRequested: resumed with no evacuation seen in the cloud, about to be asked again.
+      if (!in(record->phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
+        return refuse(next, event);
+      }
+      record->phase = InstancePhase::kFailed;
+      record->finished_at = event.at;
+      record->reason = event.detail;
+      break;
     default: return refuse(next, event);
   }
   finishIfAllFinal(next, event.at);
   return next;
+}
+
+// A reserved host's use by this incident (Incident::reserved_hosts): enabling → enabled → full,
+// or enabling → unusable. A full host's instance (instance_id) goes back to pending.
+Result<Incident> applyReservedHostEvent(Incident next, const Event& event) {
+  if (next.phase != Phase::kEvacuating) return refuse(next, event);
+  if (!next.fenced_at || next.fence.confirmed_by.empty()) {
+    return refuse(next, event, "the node's power-off was never confirmed");
+  }
+  if (event.host.empty()) return refuse(next, event, "no reserved host named");
+  if (event.host == next.node) {
+    return refuse(next, event, "the failed node cannot be its own reserved host");
+  }
+  auto it = std::find_if(next.reserved_hosts.begin(), next.reserved_hosts.end(),
+                         [&](const ReservedHostUse& u) { return u.host == event.host; });
+  const bool known = it != next.reserved_hosts.end();
+  const ReservedHostState state = known ? it->state : ReservedHostState::kEnabling;
+  const auto refuse_state = [&] {
+    return refuse(next, event,
+                  "reserved host " + event.host + " is " + std::string(toString(state)));
+  };
+  const auto set = [&](ReservedHostState to) {
+    if (!known) {
+      ReservedHostUse use;
+      use.host = event.host;
+      next.reserved_hosts.push_back(std::move(use));
+      it = std::prev(next.reserved_hosts.end());
+    }
+    it->state = to;
+    it->reason = event.detail;
+    it->at = event.at;
+  };
+  switch (event.kind) {
+    case EventKind::kReservedHostUnusable:  // also once enabled: it may fail during the incident
+      if (state != ReservedHostState::kEnabling && state != ReservedHostState::kEnabled) {
+        return refuse_state();
+      }
+      set(ReservedHostState::kUnusable);
+      problem(next, event);
+      return next;
+    case EventKind::kReservedHostEnabling:
+    case EventKind::kReservedHostEnabled:
+      if (state != ReservedHostState::kEnabling) return refuse_state();
+      set(event.kind == EventKind::kReservedHostEnabling ? ReservedHostState::kEnabling
+                                                         : ReservedHostState::kEnabled);
+      return next;
+    case EventKind::kReservedHostFull: {
+      // From unusable too: requests sent while it was enabled come back after it was found
+      // unusable (it failed itself, say); they go back to pending all the same.
+      if (!known || state == ReservedHostState::kEnabling) return refuse_state();
+      if (state == ReservedHostState::kEnabled) {
+        set(ReservedHostState::kFull);
+        problem(next, event);
+      }
+      if (event.instance_id.empty()) return next;
+      InstanceRecord* record = findMutable(next, event.instance_id);
+      if (record == nullptr) {
+        return refuse(next, event, "no instance " + event.instance_id + " in this incident");
+      }
+      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding}) ||
+          record->target_host != event.host) {
+        return refuse(next, event,
+                      "instance " + record->id + " is not being sent to " + event.host);
+      }
+      record->phase = InstancePhase::kPending;
+      record->full_host_attempts += 1;
+      record->reason = event.detail;
+      return next;
+    }
+    default: return refuse(next, event);
+  }
 }
 
 bool isUnfenceEvent(EventKind kind) {
@@ -342,7 +424,13 @@ Result<Incident> apply(const Incident& incident, const Event& event) {
     case EventKind::kEvacuationAccepted:
     case EventKind::kEvacuationRejected:
     case EventKind::kInstanceObserved:
-    case EventKind::kInstanceTimedOut: return applyInstanceEvent(std::move(next), event);
+    case EventKind::kInstanceTimedOut:
+    case EventKind::kNoTargetLeft: return applyInstanceEvent(std::move(next), event);
+
+    case EventKind::kReservedHostEnabling:
+    case EventKind::kReservedHostEnabled:
+    case EventKind::kReservedHostFull:
+    case EventKind::kReservedHostUnusable: return applyReservedHostEvent(std::move(next), event);
 
     case EventKind::kNotificationsQueued:
       if (!in(next.phase, {Phase::kEvacuated, Phase::kPartlyEvacuated})) {

@@ -51,7 +51,7 @@ constexpr std::array<std::pair<InstancePhase, std::string_view>, 6> kInstancePha
     {InstancePhase::kSkipped, "skipped"},
 }};
 
-constexpr std::array<std::pair<EventKind, std::string_view>, 28> kEvents{{
+constexpr std::array<std::pair<EventKind, std::string_view>, 33> kEvents{{
     {EventKind::kDetected, "detected"},
     {EventKind::kPowerOffRequested, "power-off-requested"},
     {EventKind::kPowerOffFailed, "power-off-failed"},
@@ -69,6 +69,11 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 28> kEvents{{
     {EventKind::kEvacuationRejected, "evacuation-rejected"},
     {EventKind::kInstanceObserved, "instance-observed"},
     {EventKind::kInstanceTimedOut, "instance-timed-out"},
+    {EventKind::kReservedHostEnabling, "reserved-host-enabling"},
+    {EventKind::kReservedHostEnabled, "reserved-host-enabled"},
+    {EventKind::kReservedHostFull, "reserved-host-full"},
+    {EventKind::kReservedHostUnusable, "reserved-host-unusable"},
+    {EventKind::kNoTargetLeft, "no-target-left"},
     {EventKind::kNotificationsQueued, "notifications-queued"},
     {EventKind::kClosed, "closed"},
     {EventKind::kCancelled, "cancelled"},
@@ -80,6 +85,13 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 28> kEvents{{
     {EventKind::kRestoreFailed, "restore-failed"},
     {EventKind::kBackInService, "back-in-service"},
     {EventKind::kUnfenceAbandoned, "unfence-abandoned"},
+}};
+
+constexpr std::array<std::pair<ReservedHostState, std::string_view>, 4> kReservedHostStates{{
+    {ReservedHostState::kEnabling, "enabling"},
+    {ReservedHostState::kEnabled, "enabled"},
+    {ReservedHostState::kFull, "full"},
+    {ReservedHostState::kUnusable, "unusable"},
 }};
 
 constexpr std::array<std::pair<UnfenceStep, std::string_view>, 7> kUnfenceSteps{{
@@ -123,6 +135,13 @@ std::string_view toString(InstancePhase p) {
 }
 std::optional<InstancePhase> instancePhaseFromString(std::string_view s) {
   return valueOf(kInstancePhases, s);
+}
+
+std::string_view toString(ReservedHostState s) {
+  return nameOf(kReservedHostStates, s);
+}
+std::optional<ReservedHostState> reservedHostStateFromString(std::string_view s) {
+  return valueOf(kReservedHostStates, s);
 }
 
 std::string_view toString(UnfenceStep s) {

@@ -459,6 +459,32 @@ TEST_F(ConfigTest, MoreThanOneEvacuatorIsAnError) {
   EXPECT_TRUE(hasError(diag_, path_ + ":2", "one evacuator only")) << diag_.format();
 }
 
+TEST_F(ConfigTest, ReservedHostsAreReadInOrderWithTheirFallback) {
+  auto config = loadText("[evacuation]\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_TRUE(config->reserved_hosts.empty()) << "none: the scheduler places every instance";
+  EXPECT_TRUE(config->reserved_hosts_fallback);
+  config = loadText(
+      "[evacuation]\n"
+      "reserved-hosts = spare-2, spare-1\n"
+      "reserved_hosts_fallback = no\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_EQ(config->reserved_hosts, (std::vector<std::string>{"spare-2", "spare-1"}));
+  EXPECT_FALSE(config->reserved_hosts_fallback);
+}
+
+TEST_F(ConfigTest, AReservedHostTwiceOrInMaintenanceIsAnError) {
+  EXPECT_FALSE(loadText("[evacuation]\nreserved-hosts = spare-1, spare-1\n").has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":2", "'spare-1' is listed twice")) << diag_.format();
+  EXPECT_FALSE(loadText("[DEFAULT]\nmaintenance = spare-1\n"
+                        "[evacuation]\nreserved-hosts = spare-1\n"
+                        "reserved-hosts-fallback = maybe\n")
+                   .has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":2", "'spare-1' is also a reserved host")) << diag_.format();
+  EXPECT_TRUE(hasError(diag_, path_ + ":5", "reserved-hosts-fallback: expected a boolean"))
+      << diag_.format();
+}
+
 TEST_F(ConfigTest, MissingCredentialsFileIsAnErrorNamingIt) {
   EXPECT_FALSE(loadText("[fencer]\ncredentials_file = nodes/servers.yml\n").has_value());
   const std::string resolved = (dir_ / "nodes" / "servers.yml").string();

@@ -35,6 +35,7 @@ class FakeNova {
     std::string task_state;
     std::map<std::string, std::string> metadata;
     bool boot_from_volume = false;
+    std::string fault;  // Nova's fault.message, on a server in ERROR
   };
 
   // The server's handlers use this object: stop the server (joining its workers) first.
@@ -119,6 +120,14 @@ class FakeNova {
 
  private:
   json serverJson(const std::string& id, const Vm& vm) {
+    json server = serverBody(id, vm);
+    if (!vm.fault.empty()) {
+      server["fault"] = {{"code", 500}, {"message", vm.fault}, {"created", "2026-01-01T00:00:01Z"}};
+    }
+    return server;
+  }
+
+  json serverBody(const std::string& id, const Vm& vm) {
     return {
         {"id", id},
         {"name", "vm-" + id},
@@ -333,6 +342,52 @@ TEST_F(NovaEvacuatorTest, RestoreUnforcesThenEnables) {
   EXPECT_TRUE(fake.services["c10"].value("status", "") == "enabled");  // exact host only
   ASSERT_TRUE((*evacuator)->restore(node("c1")));                      // idempotent
   EXPECT_EQ(fake.service_updates.size(), 4u);
+}
+
+TEST_F(NovaEvacuatorTest, EnableOnlyEnablesTheService) {
+  fake.addService("svc-uuid-2", "spare-1");
+  fake.services["spare-1"]["status"] = "disabled";
+  fake.services["spare-1"]["disabled_reason"] = "reserved host";
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator) << evacuator.error().toString();
+  ASSERT_TRUE((*evacuator)->enable(node("spare-1")));
+  ASSERT_EQ(fake.service_updates.size(), 1U);
+  EXPECT_EQ(fake.service_updates[0], (json{{"status", "enabled"}}));
+  EXPECT_EQ(fake.services["spare-1"]["status"], "enabled");
+  EXPECT_EQ(fake.services["c1"]["status"], "enabled");
+  ASSERT_TRUE((*evacuator)->enable(node("spare-1")));  // idempotent
+  auto unknown = (*evacuator)->enable(node("nowhere"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound) << unknown.error().toString();
+}
+
+// A reserved host as the target: "host" is sent and never "force", so from 2.29 the scheduler
+// checks it; a full one leaves the server in ERROR with a NoValidHost fault, which show() reads.
+TEST_F(NovaEvacuatorTest, ATargetedEvacuationIsCheckedByTheSchedulerAndItsFaultIsRead) {
+  fake.addVm("a", "c1");
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  const std::vector<EvacuationRequest> requests{{"a", "c1", "spare-1"}};
+  auto results = (*evacuator)->evacuate(requests);
+  ASSERT_EQ(results.size(), 1U);
+  ASSERT_TRUE(results[0]) << results[0].error().toString();
+  ASSERT_EQ(fake.evacuate_bodies.size(), 1U);
+  EXPECT_EQ(fake.evacuate_bodies[0], (json{{"evacuate", {{"host", "spare-1"}}}}));
+  {
+    std::lock_guard lock(fake.mutex_);
+    fake.vms["a"].status = "ERROR";
+    fake.vms["a"].task_state.clear();
+    fake.vms["a"].fault = "No valid host was found. There are not enough hosts available.";
+    fake.migrations["a"].back()["status"] = "error";
+  }
+  const std::vector<std::string> ids{"a"};
+  auto shown = (*evacuator)->show(ids);
+  ASSERT_EQ(shown.size(), 1U);
+  ASSERT_TRUE(shown[0]) << shown[0].error().toString();
+  EXPECT_EQ(shown[0]->status, "ERROR");
+  EXPECT_EQ(shown[0]->host, "c1");
+  EXPECT_EQ(shown[0]->task_state, "") << "a failed evacuation is not in progress";
+  EXPECT_EQ(shown[0]->fault, "No valid host was found. There are not enough hosts available.");
 }
 
 TEST_F(NovaEvacuatorTest, RestoreOfAnUnknownHostFails) {

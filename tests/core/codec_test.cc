@@ -28,7 +28,12 @@ InstanceRecord fullRecord() {
                         .requested_at = at(10),
                         .finished_at = at(20),
                         .new_host = "compute-2",
-                        .reason = "retried once"};
+                        .reason = "retried once",
+                        .boot_from_volume = false,
+                        .image_id = "img-1",
+                        .disk = "image-backed: its local disk is rebuilt from image img-1",
+                        .target_host = "spare-1",
+                        .full_host_attempts = 1};
 }
 
 FenceProgress fullFence() {
@@ -72,7 +77,15 @@ Incident fullIncident() {
                                              .power_on_requested_at = at(210),
                                              .powered_on_by = "ipmi",
                                              .restored_at = std::nullopt},
-                  .revision = 12};
+                  .revision = 12,
+                  .reserved_hosts = {ReservedHostUse{.host = "spare-1",
+                                                     .state = ReservedHostState::kFull,
+                                                     .reason = "No valid host was found.",
+                                                     .at = at(60)},
+                                     ReservedHostUse{.host = "spare-2",
+                                                     .state = ReservedHostState::kEnabled,
+                                                     .reason = "",
+                                                     .at = std::nullopt}}};
 }
 
 Event fullEvent() {
@@ -97,29 +110,31 @@ Event fullEvent() {
 }
 
 Notification fullNotification() {
-  return Notification{.kind = NotificationKind::kEvacuationPartial,
-                      .audience = Audience::kProject,
-                      .project_id = "p1",
-                      .incident_id = "compute-1@1700000000000",
-                      .node = "compute-1",
-                      .at = at(90),
-                      .subject = "2 instances moved, 1 did not",
-                      .summary = "compute-1 failed at ...",
-                      .instances = {InstanceOutcome{.id = "a",
-                                                    .name = "web-1",
-                                                    .from_host = "compute-1",
-                                                    .to_host = "compute-2",
-                                                    .user_id = "u1",
-                                                    .ok = true,
-                                                    .reason = "",
-                                                    .down_ms = 41'250},
-                                    InstanceOutcome{.id = "b",
-                                                    .name = "db-1",
-                                                    .from_host = "compute-1",
-                                                    .to_host = "",
-                                                    .ok = false,
-                                                    .reason = "no valid host",
-                                                    .down_ms = 0}}};
+  return Notification{
+      .kind = NotificationKind::kEvacuationPartial,
+      .audience = Audience::kProject,
+      .project_id = "p1",
+      .incident_id = "compute-1@1700000000000",
+      .node = "compute-1",
+      .at = at(90),
+      .subject = "2 instances moved, 1 did not",
+      .summary = "compute-1 failed at ...",
+      .instances = {InstanceOutcome{.id = "a",
+                                    .name = "web-1",
+                                    .from_host = "compute-1",
+                                    .to_host = "compute-2",
+                                    .user_id = "u1",
+                                    .ok = true,
+                                    .reason = "",
+                                    .down_ms = 41'250,
+                                    .disk = "boots from a volume: its disk is kept"},
+                    InstanceOutcome{.id = "b",
+                                    .name = "db-1",
+                                    .from_host = "compute-1",
+                                    .to_host = "",
+                                    .ok = false,
+                                    .reason = "no valid host",
+                                    .down_ms = 0}}};
 }
 
 OutboxItem fullOutboxItem() {
@@ -142,7 +157,8 @@ Instance fullInstance() {
                   .task_state = "",
                   .metadata = {{"evacuate", "false"}, {"priority", "10"}},
                   .boot_from_volume = true,
-                  .image_id = ""};
+                  .image_id = "",
+                  .fault = "No valid host was found."};
 }
 
 // Encodes, serialises, parses and decodes: the path a record takes through the journal.
@@ -214,6 +230,12 @@ TEST(CodecTest, EveryPhaseAndEventKindRoundTrips) {
     n.kind = static_cast<NotificationKind>(k);
     EXPECT_EQ(roundTrip(n, notificationFromJson).kind, n.kind) << k;
   }
+  for (int r = 0; r <= static_cast<int>(ReservedHostState::kUnusable); ++r) {
+    Incident incident;
+    incident.reserved_hosts.push_back(ReservedHostUse{
+        .host = "h", .state = static_cast<ReservedHostState>(r), .reason = "", .at = std::nullopt});
+    EXPECT_EQ(roundTrip(incident, incidentFromJson).reserved_hosts, incident.reserved_hosts) << r;
+  }
   for (int u = 0; u <= static_cast<int>(UnfenceStep::kAbandoned); ++u) {
     Incident incident;
     incident.unfence.step = static_cast<UnfenceStep>(u);
@@ -243,6 +265,41 @@ TEST(CodecTest, RecordsWrittenBeforeLaterFieldsDecodeWithDefaults) {
   ASSERT_TRUE(notification_back.has_value()) << notification_back.error().toString();
   EXPECT_EQ(notification_back->instances[0].user_id, "");
   EXPECT_EQ(notification_back->instances[0].to_host, "compute-2");
+}
+
+// Journals written before reserved hosts and the disk note (issue #5).
+TEST(CodecTest, RecordsWrittenBeforeReservedHostsAndDiskNotesDecodeWithDefaults) {
+  json incident = toJson(fullIncident());
+  incident.erase("reserved_hosts");
+  for (json& r : incident["instances"]) {
+    for (const char* key :
+         {"boot_from_volume", "image_id", "disk", "target_host", "full_host_attempts"}) {
+      r.erase(key);
+    }
+  }
+  auto decoded = incidentFromJson(incident);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+  EXPECT_TRUE(decoded->reserved_hosts.empty());
+  ASSERT_EQ(decoded->instances.size(), 2U);
+  const InstanceRecord& r = decoded->instances[0];
+  EXPECT_FALSE(r.boot_from_volume);
+  EXPECT_EQ(r.image_id, "");
+  EXPECT_EQ(r.disk, "");
+  EXPECT_EQ(r.target_host, "");
+  EXPECT_EQ(r.full_host_attempts, 0);
+  EXPECT_EQ(r.new_host, "compute-2");
+
+  json outcome = toJson(fullNotification().instances[0]);
+  outcome.erase("disk");
+  auto outcome_back = instanceOutcomeFromJson(outcome);
+  ASSERT_TRUE(outcome_back.has_value()) << outcome_back.error().toString();
+  EXPECT_EQ(outcome_back->disk, "");
+
+  json instance = toJson(fullInstance());
+  instance.erase("fault");
+  auto instance_back = instanceFromJson(instance);
+  ASSERT_TRUE(instance_back.has_value()) << instance_back.error().toString();
+  EXPECT_EQ(instance_back->fault, "");
 }
 
 // Takes every field out of `value`'s encoding, one at a time, and expects an error naming it.
@@ -286,15 +343,18 @@ void expectEveryFieldTyped(const T& value, Decode decode, const std::string& roo
 }
 
 TEST(CodecTest, EveryMissingFieldIsNamed) {
-  expectEveryFieldRequired(fullIncident(), incidentFromJson, "incident", {"unfence"});
+  expectEveryFieldRequired(fullIncident(), incidentFromJson, "incident",
+                           {"unfence", "reserved_hosts"});
   expectEveryFieldRequired(fullFence(), fenceProgressFromJson, "fence");
-  expectEveryFieldRequired(fullRecord(), instanceRecordFromJson, "instance_record");
+  expectEveryFieldRequired(
+      fullRecord(), instanceRecordFromJson, "instance_record",
+      {"boot_from_volume", "image_id", "disk", "target_host", "full_host_attempts"});
   expectEveryFieldRequired(fullEvent(), eventFromJson, "event", {"deadline"});
   expectEveryFieldRequired(fullNotification(), notificationFromJson, "notification");
   expectEveryFieldRequired(fullNotification().instances[0], instanceOutcomeFromJson,
-                           "instance_outcome", {"user_id"});
+                           "instance_outcome", {"user_id", "disk"});
   expectEveryFieldRequired(fullOutboxItem(), outboxItemFromJson, "outbox_item");
-  expectEveryFieldRequired(fullInstance(), instanceFromJson, "instance");
+  expectEveryFieldRequired(fullInstance(), instanceFromJson, "instance", {"fault"});
 }
 
 TEST(CodecTest, EveryWrongTypedFieldIsNamed) {

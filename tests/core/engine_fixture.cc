@@ -103,6 +103,18 @@ Status ScriptedEvacuator::restore(const Node& node) {
   return {};
 }
 
+Status ScriptedEvacuator::enable(const Node& node) {
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
+  world_.enable_calls += 1;
+  if (refuse_enable) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
+  if (std::find(hosts_.begin(), hosts_.end(), node.hostname) == hosts_.end()) {
+    return fail(ErrorCode::kNotFound, "no compute service on " + node.hostname);
+  }
+  world_.disabled[node.hostname] = false;
+  world_.service_log.push_back("enable-only " + node.hostname);
+  return {};
+}
+
 Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node) {
   std::vector<Instance> out;
   for (const Instance& vm : world_.instances) {
@@ -133,13 +145,44 @@ std::vector<Status> ScriptedEvacuator::evacuate(std::span<const EvacuationReques
       out.push_back(fail(ErrorCode::kConflict, "compute service still in use"));
       continue;
     }
+    const auto room = [&](const std::string& h) {
+      auto cap = world_.capacity.find(h);
+      if (cap == world_.capacity.end()) return true;
+      return std::count_if(world_.instances.begin(), world_.instances.end(),
+                           [&](const Instance& i) { return i.host == h; }) < cap->second;
+    };
     std::string target;
-    for (size_t tries = 0; tries < hosts_.size(); ++tries) {
-      const std::string& h = hosts_[next_++ % hosts_.size()];
-      if (h != vm->host && !world_.forced_down[h]) {
-        target = h;
-        break;
+    if (r.target_host) {
+      if (std::find(hosts_.begin(), hosts_.end(), *r.target_host) == hosts_.end()) {
+        out.push_back(fail(ErrorCode::kNotFound, "Compute host " + *r.target_host + " not found."));
+        continue;
       }
+      world_.targets[vm->id].push_back(*r.target_host);
+      if (world_.forced_down[*r.target_host] || world_.disabled[*r.target_host] ||
+          !room(*r.target_host)) {
+        // Accepted; the conductor's scheduler call then fails (NoValidHost).
+        world_.status_before_error.emplace(vm->id, vm->status);
+        vm->status = "ERROR";
+        vm->task_state.clear();
+        vm->fault = "No valid host was found. ";
+        out.emplace_back();
+        continue;
+      }
+      target = *r.target_host;
+    } else {
+      for (size_t tries = 0; tries < hosts_.size(); ++tries) {
+        const std::string& h = hosts_[next_++ % hosts_.size()];
+        if (h != vm->host && !world_.forced_down[h] && !world_.disabled[h] && room(h)) {
+          target = h;
+          break;
+        }
+      }
+    }
+    if (auto before = world_.status_before_error.find(vm->id);
+        before != world_.status_before_error.end()) {
+      vm->status = before->second;  // the rebuild brings it back in its former state
+      vm->fault.clear();
+      world_.status_before_error.erase(before);
     }
     world_.evacuations[vm->id] += 1;
     world_.evacuation_order.push_back(vm->id);

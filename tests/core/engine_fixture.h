@@ -58,6 +58,13 @@ struct World {
   int power_on_calls = 0;
   int restore_calls = 0;
   std::vector<std::string> service_log;  // "unforce <host>", "enable <host>", in call order
+  // Reserved hosts: how many instances a host takes at most (absent: no limit). An evacuation
+  // targeted at a host that is full, disabled or forced down is accepted and then ends in ERROR
+  // on the failed host with a NoValidHost fault, as Nova 2.29+ does.
+  std::map<std::string, int> capacity;
+  std::map<std::string, std::vector<std::string>> targets;  // instance → hosts asked, in order
+  std::map<std::string, std::string> status_before_error;   // instances NoValidHost left in ERROR
+  int enable_calls = 0;                                     // Evacuator::enable()
 };
 
 class ScriptedFencer final : public Fencer {
@@ -85,8 +92,10 @@ class ScriptedEvacuator final : public Evacuator {
   std::vector<Result<Instance>> show(std::span<const std::string> ids) override;
   Result<ServiceState> computeService(const Node& node) override;
   Status restore(const Node& node) override;
+  Status enable(const Node& node) override;
   bool refuse_force_down = false;
   bool refuse_restore = false;
+  bool refuse_enable = false;
 
  private:
   World& world_;
@@ -169,6 +178,9 @@ class EngineHarness : public ::testing::Test {
     policy_.instance_timeout = 60s;
   }
 
+  // The hosts the cloud has compute services on (reserved hosts outside the inventory too).
+  std::vector<std::string> cloud_hosts_{"compute-1", "compute-2", "compute-3", "compute-4"};
+
   // An engine whose fencing levels behave as `levels`, resumed from `journal`.
   std::unique_ptr<core::Engine> makeEngine(std::vector<ScriptedFencer::Mode> levels,
                                            Journal& journal) {
@@ -180,8 +192,7 @@ class EngineHarness : public ::testing::Test {
       fencers_.push_back(std::make_unique<ScriptedFencer>(world_, mode));
       drivers.fencers.push_back({"level" + std::to_string(++n), fencers_.back().get()});
     }
-    evacuator_ = std::make_unique<ScriptedEvacuator>(
-        world_, std::vector<std::string>{"compute-1", "compute-2", "compute-3", "compute-4"});
+    evacuator_ = std::make_unique<ScriptedEvacuator>(world_, cloud_hosts_);
     drivers.evacuator = evacuator_.get();
     drivers.notifiers = {{"recorder", &notifier_}};
     auto engine = std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_);

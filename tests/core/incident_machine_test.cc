@@ -214,6 +214,56 @@ Event powerOnDone() {
   return e;
 }
 
+Event reserved(EventKind kind, const std::string& host, const std::string& instance = "") {
+  Event e = at(kind, 70ms);
+  e.host = host;
+  e.instance_id = instance;
+  e.detail = std::string(toString(kind)) + " " + host;
+  return e;
+}
+
+TEST(IncidentMachine, AReservedHostIsEnabledThenFullAndItsInstanceGoesBackToPending) {
+  Incident i = applyAll(fencedAndDown(), {listed({"a"})});
+  Event requested = forInstance(EventKind::kEvacuationRequested, "a");
+  requested.host = "spare-1";
+  i = applyAll(i, {reserved(EventKind::kReservedHostEnabling, "spare-1"),
+                   reserved(EventKind::kReservedHostEnabling, "spare-1"),  // asked again: resumed
+                   reserved(EventKind::kReservedHostEnabled, "spare-1"), requested,
+                   forInstance(EventKind::kEvacuationAccepted, "a"),
+                   reserved(EventKind::kReservedHostFull, "spare-1", "a")});
+  ASSERT_EQ(i.reserved_hosts.size(), 1U);
+  EXPECT_EQ(i.reserved_hosts[0].state, ReservedHostState::kFull);
+  EXPECT_EQ(i.reserved_hosts[0].reason, "reserved-host-full spare-1");
+  EXPECT_EQ(i.instances[0].phase, InstancePhase::kPending);
+  EXPECT_EQ(i.instances[0].target_host, "spare-1");
+  EXPECT_EQ(i.instances[0].attempts, 1);
+  EXPECT_EQ(i.instances[0].full_host_attempts, 1);
+  // Full is final for the incident: not enabled again, and its instance is no longer sent there.
+  EXPECT_FALSE(apply(i, reserved(EventKind::kReservedHostEnabling, "spare-1")));
+  EXPECT_FALSE(apply(i, reserved(EventKind::kReservedHostFull, "spare-1", "a")));
+  // None left: the pending instance fails with the reason.
+  Event none = forInstance(EventKind::kNoTargetLeft, "a");
+  none.detail = "every reserved host is full";
+  i = applyAll(i, {none});
+  EXPECT_EQ(i.instances[0].phase, InstancePhase::kFailed);
+  EXPECT_EQ(i.instances[0].reason, "every reserved host is full");
+  EXPECT_EQ(i.phase, Phase::kPartlyEvacuated);
+}
+
+TEST(IncidentMachine, ReservedHostEventsNeedAnEvacuatingIncidentAndAnotherHost) {
+  EXPECT_FALSE(apply(fencedAndDown(), reserved(EventKind::kReservedHostEnabling, "spare-1")));
+  const Incident evacuating = applyAll(fencedAndDown(), {listed({"a"})});
+  EXPECT_FALSE(apply(evacuating, reserved(EventKind::kReservedHostEnabling, "compute-1")));
+  EXPECT_FALSE(apply(evacuating, reserved(EventKind::kReservedHostEnabling, "")));
+  // Full only once enabled; unusable from enabling or enabled.
+  EXPECT_FALSE(apply(evacuating, reserved(EventKind::kReservedHostFull, "spare-1")));
+  const Incident unusable =
+      applyAll(evacuating, {reserved(EventKind::kReservedHostUnusable, "spare-2")});
+  EXPECT_EQ(unusable.reserved_hosts[0].state, ReservedHostState::kUnusable);
+  EXPECT_EQ(unusable.problems.back(), "reserved-host-unusable spare-2");
+  EXPECT_FALSE(apply(unusable, reserved(EventKind::kReservedHostEnabled, "spare-2")));
+}
+
 TEST(IncidentMachine, UnfenceWalksItsStepsOnAClosedIncidentOnly) {
   // Never on an open incident: its node may still be needed off.
   EXPECT_FALSE(apply(fencedAndDown(), unfenceRequested()).has_value());

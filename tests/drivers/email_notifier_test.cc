@@ -93,7 +93,8 @@ Notification projectNotification(const std::string& project, bool partial = fals
        .to_host = "compute-2",
        .ok = true,
        .reason = "",
-       .down_ms = 65'000},
+       .down_ms = 65'000,
+       .disk = "boots from a volume: its disk is kept"},
       {.id = "6f1c-bbbb",
        .name = "db-1",
        .from_host = "compute-7",
@@ -292,6 +293,12 @@ TEST_F(EmailNotifierTest, EachUserOfTheProjectGetsTheirOwnMessage) {
     EXPECT_NE(text.find("now on compute-2, back 1 min 05 s after"), std::string::npos) << text;
     EXPECT_NE(text.find("db-1 (6f1c-bbbb)"), std::string::npos) << text;
     EXPECT_NE(text.find("now on compute-3, back 1 h 02 min after"), std::string::npos) << text;
+    // What happened to each disk, when known: under web-1; db-1's is not known, no line.
+    const size_t disk = text.find("      disk: boots from a volume: its disk is kept");
+    ASSERT_NE(disk, std::string::npos) << text;
+    EXPECT_LT(text.find("web-1 (6f1c-aaaa)"), disk) << text;
+    EXPECT_GT(text.find("db-1 (6f1c-bbbb)"), disk) << text;
+    EXPECT_EQ(text.find("disk:", text.find("db-1 (6f1c-bbbb)")), std::string::npos) << text;
     EXPECT_NE(text.find("The compute host compute-7 failed at"), std::string::npos) << text;
     EXPECT_EQ(text.find("\n\n\n"), std::string::npos) << "blank lines left by the template";
   }

@@ -104,5 +104,51 @@ TEST_F(FakeEvacuatorTest, AStoppedServiceKeepsItsLastHeartbeatFromTheCloudFile) 
   EXPECT_FALSE(after->disabled);
 }
 
+// A reserved host in the fake cloud: enable() only enables; a targeted evacuation to a disabled
+// or full host leaves the instance in ERROR on its host with a NoValidHost fault (as Nova 2.29+),
+// and once there is room it lands and comes back in its former state.
+TEST_F(FakeEvacuatorTest, ATargetedEvacuationNeedsAnEnabledHostWithRoom) {
+  const std::string file = dir_.file("cloud.json");
+  dir_.write(
+      "cloud.json",
+      nlohmann::json{{"instances", {{{"id", "vm1"}, {"host", "compute-1"}, {"status", "ACTIVE"}}}},
+                     {"services",
+                      {{"compute-1", {{"forced_down", true}, {"disabled", true}}},
+                       {"spare", {{"disabled", true}, {"capacity", 1}}}}}}
+          .dump());
+  auto evacuator = make({{"cloud-file", file}, {"rebuild-polls", "0"}});
+  ASSERT_NE(evacuator, nullptr);
+  Node spare;
+  spare.hostname = "spare";
+  const std::vector<EvacuationRequest> to_spare{{"vm1", "compute-1", "spare"}};
+  const std::vector<std::string> ids{"vm1"};
+
+  auto refused = evacuator->evacuate(to_spare);  // disabled: the scheduler finds no valid host
+  ASSERT_TRUE(refused[0]) << refused[0].error().toString();
+  auto shown = evacuator->show(ids);
+  ASSERT_TRUE(shown[0]);
+  EXPECT_EQ(shown[0]->status, "ERROR");
+  EXPECT_EQ(shown[0]->host, "compute-1");
+  EXPECT_NE(shown[0]->fault.find("No valid host"), std::string::npos);
+
+  ASSERT_TRUE(evacuator->enable(spare));
+  auto service = evacuator->computeService(spare);
+  ASSERT_TRUE(service);
+  EXPECT_FALSE(service->disabled);
+  auto landed = evacuator->evacuate(to_spare);
+  ASSERT_TRUE(landed[0]) << landed[0].error().toString();
+  shown = evacuator->show(ids);
+  ASSERT_TRUE(shown[0]);
+  EXPECT_EQ(shown[0]->host, "spare");
+  EXPECT_EQ(shown[0]->status, "ACTIVE") << "back in its state before the failed attempt";
+  EXPECT_EQ(shown[0]->fault, "");
+
+  Node unknown;
+  unknown.hostname = "nowhere";
+  EXPECT_FALSE(evacuator->enable(unknown));
+  const std::vector<EvacuationRequest> to_nowhere{{"vm1", "spare", "nowhere"}};
+  EXPECT_FALSE(evacuator->evacuate(to_nowhere)[0]);
+}
+
 }  // namespace
 }  // namespace fdr::testing

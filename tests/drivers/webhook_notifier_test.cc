@@ -40,7 +40,8 @@ Notification partialEvacuation() {
        .user_id = "u-alice",
        .ok = true,
        .reason = "",
-       .down_ms = 65'000},
+       .down_ms = 65'000,
+       .disk = "boots from a volume: its disk is kept"},
       {.id = "6f1c-bbbb",
        .name = "db<1>&",
        .from_host = "compute-7",
@@ -123,9 +124,11 @@ TEST_F(WebhookNotifierTest, PostsTheVersionedDocumentSignedWithTheSecret) {
                                            {"user_id", "u-alice"},
                                            {"ok", true},
                                            {"reason", nullptr},
-                                           {"down_ms", 65000}}));
+                                           {"down_ms", 65000},
+                                           {"disk", "boots from a volume: its disk is kept"}}));
   EXPECT_TRUE(body.at("instances")[1].at("to_host").is_null());
   EXPECT_TRUE(body.at("instances")[1].at("user_id").is_null());  // owner unknown
+  EXPECT_TRUE(body.at("instances")[1].at("disk").is_null()) << "unknown: null";
   EXPECT_EQ(body.at("instances")[1].at("reason"), "no valid host was found");
 
   // A retry of the same notification is recognisable: same id, same body.

@@ -138,6 +138,65 @@ TEST_F(CliTest, FenceFailureExitsThreeAndConfirmFencedLetsItFinish) {
   EXPECT_NE(resumed.out.find("phase done"), std::string::npos) << resumed.out;
 }
 
+// A reserved host on the fake cloud: enabled, it takes what it has room for; the rest goes to
+// the scheduler (the fallback); status and the users' notice say where each went and what
+// happened to its disk.
+TEST_F(CliTest, AReservedHostTakesWhatItCanAndStatusShowsIt) {
+  dir_.write("cloud.json",
+             R"({"services": {"compute-1": {}, "compute-2": {},
+                              "compute-3": {"disabled": true, "capacity": 1}},
+                 "instances": [
+                   {"id": "vm-a", "name": "vm-a", "host": "compute-2", "status": "ACTIVE",
+                    "project_id": "demo", "user_id": "u"},
+                   {"id": "vm-b", "name": "vm-b", "host": "compute-2", "status": "ACTIVE",
+                    "project_id": "demo", "user_id": "u"}]})");
+  std::string conf = slurp(dir_.file("freezer-dr.conf"));
+  conf.replace(conf.find("[evacuation]\ndriver = fake\n"), 27,
+               "[evacuation]\ndriver = fake\nreserved-hosts = compute-3\n"
+               "[evacuation.fake]\ncloud-file = " +
+                   dir_.file("cloud.json") + "\n");
+  dir_.write("freezer-dr.conf", conf);
+  ASSERT_EQ(run({"fence", "compute-2", "--who", "bob"}).exit_code, 0);
+  auto fenced = run({"check"});
+  ASSERT_EQ(fenced.exit_code, 0) << fenced.out << fenced.err;
+
+  auto status = run({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("phase done"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("reserved host compute-3: full (reserved host compute-3 could not "
+                            "take "),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("-> compute-3  down"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("-> compute-1  down"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("asked: reserved host compute-3"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("      disk: image-backed: its local disk is rebuilt from its image"),
+            std::string::npos)
+      << status.out;
+
+  auto json_status = run({"status", "--json"});
+  ASSERT_EQ(json_status.exit_code, 0) << json_status.err;
+  const auto doc = nlohmann::json::parse(json_status.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << json_status.out;
+  const auto& incident = doc["recent"][0];
+  ASSERT_EQ(incident["reserved_hosts"].size(), 1U) << incident.dump(2);
+  EXPECT_EQ(incident["reserved_hosts"][0]["host"], "compute-3");
+  EXPECT_EQ(incident["reserved_hosts"][0]["state"], "full");
+  for (const auto& r : incident["instances"]) {
+    EXPECT_EQ(r["phase"], "done") << r.dump();
+    EXPECT_NE(r["disk"].get<std::string>().find("rebuilt from its image"), std::string::npos);
+  }
+  const auto cloud = nlohmann::json::parse(slurp(dir_.file("cloud.json")), nullptr, false);
+  EXPECT_FALSE(cloud["services"]["compute-3"].value("disabled", true)) << "enabled by freezer-dr";
+
+  const std::string notes = slurp(dir_.file("notes.jsonl"));
+  EXPECT_NE(notes.find("\"disk\":\"image-backed: its local disk is rebuilt from its image"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("Reserved host compute-3: full, 1 instance(s) now on it"), std::string::npos)
+      << notes;
+}
+
 TEST_F(CliTest, UnfenceBringsAFencedNodeBackIntoService) {
   ASSERT_EQ(run({"check"}).exit_code, 0);  // creates the journal
   auto fence = run({"fence", "compute-2", "--who", "bob"});

@@ -250,6 +250,80 @@ TEST_F(EndToEndLabTest, DaemonKilledDuringEvacuationFinishesWithoutEvacuatingTwi
   expectEvacuatedOnce(ids, victim);
 }
 
+// Reserved hosts ([evacuation] reserved-hosts, as Masakari's reserved_host): the operators keep
+// a spare's compute service disabled; when a host fails, freezer-dr enables the spare and every
+// server lands there (the fallback is off, so none may go anywhere else). `kill_at` kills the
+// daemon at that point once, then it is restarted.
+class ReservedHostLabTest : public EndToEndLabTest {
+ protected:
+  void recoverOntoTheReservedHost(const std::string& kill_at) {
+    const std::string victim = hosts_.at(0);
+    const std::string reserved = hosts_.at(2);
+    ASSERT_TRUE(nova_->disable(reserved, "reserved for freezer-dr (lab test)"));
+    Cleanup enable_again([&] { EXPECT_TRUE(nova_->enable(reserved)); });
+    const std::vector<std::string> ids = bootServers(victim, "demo", 3);
+    ASSERT_EQ(ids.size(), 3U);
+    setOption("evacuation", "reserved-hosts", reserved);
+    setOption("evacuation", "reserved-hosts-fallback", "false");
+    if (kill_at.empty()) {
+      startDaemon();
+    } else {
+      startDaemon({{"FREEZER_DR_KILL_AT", kill_at}});
+    }
+    waitWatching();
+
+    ASSERT_TRUE(killHost(victim));
+    if (!kill_at.empty()) {
+      std::optional<fdr::testing::ProcessResult> died;
+      ASSERT_TRUE(waitUntil(240s, [&] { return (died = pollDaemon()).has_value(); }))
+          << "the daemon did not die at " << kill_at;
+      EXPECT_EQ(died->signal, SIGKILL) << died->err;
+      const json mid = incidentOf(victim);
+      ASSERT_EQ(mid.value("phase", ""), "evacuating") << mid.dump(2);
+      ASSERT_EQ(mid["reserved_hosts"].size(), 1U) << mid.dump(2);
+      EXPECT_EQ(mid["reserved_hosts"][0].value("state", ""), "enabling") << mid.dump(2);
+      startDaemon();
+    }
+    const json incident = waitIncident(victim, 240s, terminal);
+    ASSERT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+
+    auto service = nova_->computeService(reserved);
+    ASSERT_TRUE(service) << service.error().toString();
+    EXPECT_EQ(service->status, "enabled") << "the reserved host must have been enabled";
+    EXPECT_EQ(service->state, "up");
+    expectEvacuatedOnce(ids, victim);
+    for (const std::string& id : ids) {
+      auto server = nova_->server(id);
+      ASSERT_TRUE(server) << server.error().toString();
+      EXPECT_EQ(server->host, reserved) << id << " did not land on the reserved host";
+      const auto& records = incident["instances"];
+      const auto r = std::find_if(records.begin(), records.end(),
+                                  [&](const json& x) { return x.value("id", "") == id; });
+      ASSERT_NE(r, records.end()) << id << " is not in the incident";
+      EXPECT_EQ(r->value("target_host", ""), reserved) << r->dump();
+      EXPECT_EQ(r->value("new_host", ""), reserved) << r->dump();
+      EXPECT_FALSE(r->value("disk", "").empty()) << r->dump();
+    }
+    ASSERT_EQ(incident["reserved_hosts"].size(), 1U) << incident.dump(2);
+    EXPECT_EQ(incident["reserved_hosts"][0].value("host", ""), reserved);
+    EXPECT_EQ(incident["reserved_hosts"][0].value("state", ""), "enabled");
+    const auto text = cli({"status"});
+    EXPECT_NE(text.out.find("reserved host " + reserved + ": enabled"), std::string::npos)
+        << text.out;
+  }
+};
+
+// 5. A spare kept disabled takes every server of the failed host, enabled first.
+TEST_F(ReservedHostLabTest, EveryServerLandsOnTheReservedHostItEnabled) {
+  recoverOntoTheReservedHost("");
+}
+
+// 6. The daemon dies just after asking Nova to enable the spare, before journaling that it did:
+// restarted, it sees the spare enabled, uses it, and evacuates each server once.
+TEST_F(ReservedHostLabTest, DaemonKilledWhileEnablingTheReservedHostFinishesOnIt) {
+  recoverOntoTheReservedHost("effect:reserved-host-enabling");
+}
+
 // Opt-in mode ([evacuation] evacuate-all = false): only servers whose HA_Enabled metadata is true
 // are evacuated; the others stay where they were and the incident says why.
 TEST_F(EndToEndLabTest, OptInEvacuatesOnlyOptedInServers) {

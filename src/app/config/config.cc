@@ -584,7 +584,9 @@ class Loader {
          {"instance-timeout", ""},
          {"priority-key", ""},
          {"evacuate-all", ""},
-         {"ha-enabled-key", ""}});
+         {"ha-enabled-key", ""},
+         {"reserved-hosts", ""},
+         {"reserved-hosts-fallback", ""}});
     std::vector<DriverChoice> drivers = readDrivers(v, kDefaultEvacuator);
     if (drivers.size() > 1) {
       diag_.error(at(*v.get("driver")),
@@ -598,6 +600,31 @@ class Loader {
     readInt(v, "retries", config_.evacuation_retries, 0);
     readBool(v, "shared-storage", config_.shared_storage);
     readBool(v, "evacuate-all", config_.evacuate_all);
+    if (const IniEntry* e = v.get("reserved-hosts")) {
+      std::set<std::string> seen;
+      for (const std::string& host : splitList(e->value)) {
+        if (!seen.insert(host).second) {
+          diag_.error(at(*e), fmt::format("[evacuation] {}: '{}' is listed twice", e->key, host));
+          continue;
+        }
+        config_.reserved_hosts.push_back(host);
+      }
+    }
+    readBool(v, "reserved-hosts-fallback", config_.reserved_hosts_fallback);
+    for (const std::string& name : config_.reserved_hosts) {
+      // A reserved host may be in the inventory (watched, fenced if it fails: then it is not
+      // used) or not (a spare freezer-dr only enables). Kept out of service by hand is not
+      // the same as reserved: a host in maintenance is never a target.
+      if (std::find(config_.maintenance.begin(), config_.maintenance.end(), name) !=
+          config_.maintenance.end()) {
+        const IniEntry* e = default_.get("maintenance");
+        diag_.error(e != nullptr ? at(*e) : ini_.path,
+                    fmt::format("[DEFAULT] maintenance: '{}' is also a reserved host in "
+                                "[evacuation] reserved-hosts: a host in maintenance cannot take "
+                                "evacuated instances",
+                                name));
+      }
+    }
     readInt(v, "concurrency", config_.evacuation_concurrency, 1);
     readDuration(v, "instance-timeout", config_.instance_timeout, false);
     if (const IniEntry* e = v.get("priority-key")) {

@@ -88,6 +88,11 @@ struct Config {
   DriverChoice evacuator;
   int evacuation_retries = 1;  // extra evacuate requests per instance after a failure
   bool shared_storage = false;
+  // Reserved (spare) hosts, in order, kept disabled by the operators: evacuations target them
+  // (enabled first) until every one is full; then the scheduler if reserved_hosts_fallback.
+  // Empty: the scheduler places every instance.
+  std::vector<std::string> reserved_hosts;
+  bool reserved_hosts_fallback = true;
   int evacuation_concurrency = 10;  // evacuations in flight across all incidents
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";  // instance metadata key: higher first

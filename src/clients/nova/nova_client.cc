@@ -81,6 +81,7 @@ Instance Server::toInstance() const {
   out.metadata = metadata;
   out.boot_from_volume = boot_from_volume;
   out.image_id = image_id;
+  out.fault = fault;
   return out;
 }
 
@@ -177,6 +178,12 @@ Result<Server> parseServer(const Json& json, const std::string& what, const std:
       s.volumes.push_back(v.string("id"));
       if (!v.ok()) return std::unexpected(v.error());
     }
+  }
+  // "fault" ({code, message, created[, details]}) only on a server in ERROR (or once failed).
+  if (const Json* fault = r.optObject("fault")) {
+    FieldReader fr(*fault, what, r.fieldPath("fault"));
+    s.fault = fr.optString("message").value_or("");
+    if (!fr.ok()) return std::unexpected(fr.error());
   }
   if (!r.ok()) return std::unexpected(r.error());
   return s;

@@ -99,6 +99,7 @@ struct Server {
   std::string image_id;  // empty when booted from volume
   bool boot_from_volume = false;
   std::vector<std::string> volumes;
+  std::string fault;  // fault.message (ERROR servers), empty if none
   std::string created;
   std::string updated;
 

@@ -81,6 +81,20 @@ class FakeEvacuator final : public Evacuator {
     return save(*cloud);
   }
 
+  Status enable(const Node& node) override {
+    std::lock_guard lock(mutex_);
+    auto cloud = load();
+    if (!cloud) return std::unexpected(cloud.error());
+    json& services = (*cloud)["services"];
+    if (!services.contains(node.hostname)) {
+      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
+    }
+    json& service = services[node.hostname];
+    service["disabled"] = false;
+    service.erase("disabled_reason");
+    return save(*cloud);
+  }
+
   Result<std::vector<Instance>> listInstances(const Node& node) override {
     std::lock_guard lock(mutex_);
     auto cloud = load();
@@ -157,13 +171,41 @@ class FakeEvacuator final : public Evacuator {
     }
     std::string target;
     if (request.target_host) {
+      // As Nova from 2.29 without force: an unknown host is refused; the scheduler checks the
+      // target, and a disabled, forced-down or full one (the service's "capacity": most
+      // instances it takes) leaves the instance in ERROR on its host with a NoValidHost fault.
       target = *request.target_host;
+      const json& services = cloud["services"];
+      if (!services.contains(target)) {
+        return fail(ErrorCode::kNotFound, "fake cloud: Compute host " + target + " not found.");
+      }
+      const json& service = services[target];
+      int64_t on_target = 0;
+      for (const json& other : cloud["instances"]) on_target += other.value("host", "") == target;
+      if (service.value("disabled", false) || service.value("forced_down", false) ||
+          (service.contains("capacity") && on_target >= service.value("capacity", int64_t{0}))) {
+        if (!vm->contains("error_from")) (*vm)["error_from"] = vm->value("status", "ACTIVE");
+        (*vm)["status"] = "ERROR";
+        (*vm)["task_state"] = "";
+        (*vm)["fault"] = "No valid host was found. There are not enough hosts available.";
+        cloud["evacuations"].push_back(json{{"instance", request.instance_id},
+                                            {"from", host},
+                                            {"to", target},
+                                            {"error", "NoValidHost"},
+                                            {"at", toMillis(clock_.now())}});
+        return {};
+      }
     } else {
       std::vector<std::string> candidates;
       for (const Node& node : nodes_) {
         const json service = cloud["services"].value(node.hostname, json::object());
+        int64_t on_node = 0;
+        for (const json& other : cloud["instances"])
+          on_node += other.value("host", "") == node.hostname;
+        const bool room =
+            !service.contains("capacity") || on_node < service.value("capacity", int64_t{0});
         if (node.hostname != host && !service.value("forced_down", false) &&
-            !service.value("disabled", false)) {
+            !service.value("disabled", false) && room) {
           candidates.push_back(node.hostname);
         }
       }
@@ -175,7 +217,10 @@ class FakeEvacuator final : public Evacuator {
       cloud["placements"] = n + 1;
       target = candidates[static_cast<size_t>(n) % candidates.size()];
     }
-    (*vm)["rebuild_to"] = vm->value("status", "") == "SHUTOFF" ? "SHUTOFF" : "ACTIVE";
+    const std::string former = vm->value("error_from", vm->value("status", std::string()));
+    vm->erase("error_from");
+    vm->erase("fault");
+    (*vm)["rebuild_to"] = former == "SHUTOFF" ? "SHUTOFF" : "ACTIVE";
     (*vm)["host"] = target;
     (*vm)["status"] = "REBUILD";
     (*vm)["task_state"] = "rebuilding";
@@ -203,6 +248,7 @@ class FakeEvacuator final : public Evacuator {
     out.host = vm.value("host", "");
     out.status = vm.value("status", "");
     out.task_state = vm.value("task_state", "");
+    out.fault = vm.value("fault", "");
     if (vm.contains("metadata") && vm["metadata"].is_object()) {
       for (const auto& [k, v] : vm["metadata"].items()) {
         if (v.is_string()) out.metadata[k] = v.get<std::string>();

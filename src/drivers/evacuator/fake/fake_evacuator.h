@@ -3,7 +3,9 @@
 // host's compute service is forced down, and it goes through REBUILD before running again
 // (in its former state: a SHUTOFF instance stays off). Compute services report a heartbeat
 // (updated_at = now) unless the cloud file marks one "reporting": false; restore() clears
-// forced-down and enables.
+// forced-down and enables, enable() only enables. A service may hold at most "capacity"
+// instances; an evacuation targeted at a host that is disabled, forced down or full ends, as in
+// Nova from 2.29, with the instance in ERROR on its host and a NoValidHost fault.
 //
 // The cloud is in memory, seeded with `instances-per-node` instances per inventory node, or in a
 // JSON `cloud-file` shared across restarts (a crash test counts evacuations per instance there).

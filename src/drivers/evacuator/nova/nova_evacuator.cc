@@ -108,6 +108,14 @@ Status NovaEvacuator::restore(const Node& node) {
   return {};
 }
 
+Status NovaEvacuator::enable(const Node& node) {
+  (void)pacer_.acquire();
+  if (auto enabled = nova_.enable(node.hostname); !enabled) {
+    return withContext(enabled.error(), std::string(kContext) + ": enable " + node.hostname);
+  }
+  return {};
+}
+
 Result<std::vector<Instance>> NovaEvacuator::listInstances(const Node& node) {
   (void)pacer_.acquire();
   auto servers = nova_.serversOnHost(node.hostname);

@@ -15,6 +15,11 @@
 //                  heartbeat time.
 //   restore        clears forced-down, then enables the service: the reverse order of
 //                  forceDown, so the scheduler never sees an enabled service still forced down.
+//   enable         enables the service only (a reserved host taken into use).
+//   evacuate       with a target host (a reserved host) sends "host" and never "force": from
+//                  compute API 2.29 the scheduler checks the target (capacity, filters) and a
+//                  full one ends in NoValidHost (the server in ERROR with that fault); before
+//                  2.29 Nova sends the instance there unchecked.
 #pragma once
 
 #include <cstdint>
@@ -63,6 +68,7 @@ class NovaEvacuator final : public Evacuator {
   [[nodiscard]] std::vector<Result<Instance>> show(std::span<const std::string> ids) override;
   [[nodiscard]] Result<ServiceState> computeService(const Node& node) override;
   [[nodiscard]] Status restore(const Node& node) override;
+  [[nodiscard]] Status enable(const Node& node) override;
 
  private:
   Result<Instance> showOne(const std::string& id);

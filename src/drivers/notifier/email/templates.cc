@@ -104,6 +104,8 @@ Data instanceData(const InstanceOutcome& o) {
   d.set("failed", !o.ok);
   d.set("reason", o.reason);
   d.set("has_reason", !o.reason.empty());
+  d.set("disk", o.disk);
+  d.set("has_disk", !o.disk.empty());
   d.set("down", o.down_ms > 0 ? formatDown(o.down_ms) : std::string("-"));
   d.set("down_ms", std::to_string(o.down_ms));
   d.set("down_seconds", std::to_string((o.down_ms + 500) / 1000));

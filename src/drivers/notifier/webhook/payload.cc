@@ -105,6 +105,7 @@ std::string jsonPayload(const Notification& n) {
         {"ok", o.ok},
         {"reason", optionalString(o.reason)},
         {"down_ms", o.down_ms},
+        {"disk", optionalString(o.disk)},
     });
   }
   Json doc = {
