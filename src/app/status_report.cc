@@ -12,6 +12,25 @@ std::string after(TimePoint start, const std::optional<TimePoint>& t) {
   return fmt::format("+{:.1f}s", (toMillis(*t) - toMillis(start)) / 1000.0);
 }
 
+// An operator's unfence of the incident's node: who asked, where it is, what happened last.
+void printUnfence(std::ostream& out, const UnfenceProgress& u) {
+  const TimePoint asked = u.requested_at.value_or(TimePoint{});
+  std::string line = fmt::format("  unfence: {} (asked by {}", toString(u.step), u.who);
+  if (u.requested_at) line += " at " + formatTime(*u.requested_at);
+  line += ")";
+  if (u.power_on_requested_at) {
+    line += fmt::format("; power-on {} {}",
+                        u.powered_on_by.empty() ? "asked" : "accepted by " + u.powered_on_by,
+                        after(asked, u.power_on_requested_at));
+    if (u.power_on_attempts > 1) line += fmt::format(" ({} attempts)", u.power_on_attempts);
+  }
+  if (u.restored_at) line += "; back in service " + after(asked, u.restored_at);
+  if (isUnfenceActive(u.step) && u.deadline) {
+    line += "; gives up at " + formatTime(*u.deadline);
+  }
+  out << line << "\n";
+}
+
 }  // namespace
 
 Result<GuardsReport> readGuards(Journal& journal) {
@@ -141,6 +160,7 @@ void printIncident(std::ostream& out, const Incident& i) {
     out << fmt::format("  reserved host {}: {}{}\n", u.host, toString(u.state),
                        u.reason.empty() ? "" : " (" + u.reason + ")");
   }
+  if (i.unfence.step != UnfenceStep::kNone) printUnfence(out, i.unfence);
   for (const auto& p : i.problems) out << "  problem: " << p << "\n";
 }
 

@@ -76,5 +76,43 @@ TEST(StatusReportTest, UndeliveredJsonHasANullIncidentForAdminAlerts) {
   EXPECT_TRUE(undeliveredJson({}).empty());
 }
 
+// An unfence in progress, then finished, on the closed incident of its node.
+TEST(StatusReportTest, TheTextShowsAnUnfenceAsItGoes) {
+  Incident closed;
+  closed.id = "compute-1@1700000000000";
+  closed.node = "compute-1";
+  closed.phase = Phase::kDone;
+  closed.detected_at = fromMillis(1'700'000'000'000);
+  closed.closed_at = fromMillis(1'700'000'030'000);
+  closed.unfence.step = UnfenceStep::kWaitingForCompute;
+  closed.unfence.who = "alice";
+  closed.unfence.requested_at = fromMillis(1'700'000'100'000);
+  closed.unfence.deadline = fromMillis(1'700'000'700'000);
+  closed.unfence.power_on_attempts = 2;
+  closed.unfence.power_on_requested_at = fromMillis(1'700'000'102'500);
+  closed.unfence.powered_on_by = "ipmi";
+
+  std::ostringstream waiting;
+  printStatus(waiting, {}, {closed}, {}, GuardsReport{});
+  EXPECT_THAT(waiting.str(),
+              HasSubstr("  unfence: waiting-for-compute (asked by alice at "
+                        "2023-11-14T22:15:00.000Z); power-on accepted by ipmi +2.5s (2 attempts); "
+                        "gives up at 2023-11-14T22:25:00.000Z\n"));
+
+  closed.unfence.step = UnfenceStep::kDone;
+  closed.unfence.restored_at = fromMillis(1'700'000'140'000);
+  std::ostringstream done;
+  printStatus(done, {}, {closed}, {}, GuardsReport{});
+  EXPECT_THAT(done.str(), HasSubstr("  unfence: done (asked by alice at 2023-11-14T22:15:00.000Z); "
+                                    "power-on accepted by ipmi +2.5s (2 attempts); back in "
+                                    "service +40.0s\n"));
+  EXPECT_THAT(done.str(), Not(HasSubstr("gives up")));
+
+  closed.unfence = UnfenceProgress{};
+  std::ostringstream never;
+  printStatus(never, {}, {closed}, {}, GuardsReport{});
+  EXPECT_THAT(never.str(), Not(HasSubstr("unfence")));
+}
+
 }  // namespace
 }  // namespace fdr::app
