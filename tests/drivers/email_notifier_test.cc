@@ -308,6 +308,33 @@ TEST_F(EmailNotifierTest, EachUserOfTheProjectGetsTheirOwnMessage) {
       << logs_.text();
 }
 
+// The admins' result messages say what happened to each instance's disk, as the users' do.
+TEST_F(EmailNotifierTest, TheAdminsResultListsEachInstancesDiskWhenKnown) {
+  SmtpCapture smtp;
+  ASSERT_TRUE(smtp.ok()) << smtp.error();
+  auto notifier = notifierFor(smtp, {{"notify-list", "ops@example.test"}});
+  ASSERT_NE(notifier, nullptr);
+  for (const bool partial : {false, true}) {
+    Notification n = projectNotification("demo", partial);
+    n.audience = Audience::kAdmins;
+    n.project_id.clear();
+    ASSERT_TRUE(notifier->send(n));
+    const auto mails = smtp.messages();
+    ASSERT_FALSE(mails.empty());
+    const std::string text = mails.back().text();
+    const size_t web = text.find("web-1 (6f1c-aaaa)");
+    const size_t disk = text.find("      disk: boots from a volume: its disk is kept");
+    ASSERT_NE(web, std::string::npos) << text;
+    ASSERT_NE(disk, std::string::npos) << (partial ? "partial: " : "finished: ") << text;
+    EXPECT_LT(web, disk) << text;
+    // db-1's disk is not known: its entry (up to the end of its list) has no disk line.
+    const size_t db = text.find("db-1 (6f1c-bbbb)");
+    ASSERT_NE(db, std::string::npos) << text;
+    EXPECT_EQ(text.substr(db, text.find("\n\n", db) - db).find("disk:"), std::string::npos) << text;
+    EXPECT_EQ(text.find("\n\n\n"), std::string::npos) << "blank lines left by the template";
+  }
+}
+
 TEST_F(EmailNotifierTest, InstanceOwnersAreMailedOnceEvenOutsideTheProject) {
   directory_->users["u-frank"] = {
       .user_id = "u-frank", .name = "frank", .email = "frank@example.test", .owner = false};

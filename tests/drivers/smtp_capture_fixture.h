@@ -65,16 +65,21 @@ struct CapturedMail {
     }
     return value;
   }
-  [[nodiscard]] std::string text() const {
-    const auto& t = parsed().at("text");
-    return t.is_string() ? t.get<std::string>() : "";
-  }
-  [[nodiscard]] std::string html() const {
-    const auto& h = parsed().at("html");
-    return h.is_string() ? h.get<std::string>() : "";
-  }
+  // The text and HTML parts as a mail client shows them: decoded, line ends as "\n" (on the
+  // wire they are CRLF), so that tests can look for blank lines.
+  [[nodiscard]] std::string text() const { return part("text"); }
+  [[nodiscard]] std::string html() const { return part("html"); }
   [[nodiscard]] std::vector<std::string> defects() const {
     return parsed().value("defects", std::vector<std::string>{});
+  }
+  // A decoded part ("text", "html") with CRLF line ends turned into "\n".
+  [[nodiscard]] std::string part(const char* name) const {
+    const auto& p = parsed().at(name);
+    std::string out = p.is_string() ? p.get<std::string>() : "";
+    for (size_t at = out.find("\r\n"); at != std::string::npos; at = out.find("\r\n", at)) {
+      out.erase(at, 1);
+    }
+    return out;
   }
 };
 
