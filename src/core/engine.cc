@@ -15,6 +15,10 @@ namespace fdr::core {
 namespace {
 
 constexpr int kMaxStepsPerTick = 64;  // bounds one incident's progress in one tick
+// How long a temporary error reading or enabling a reserved host is retried before the host is
+// unusable for the incident (docs/evacuation.md).
+constexpr Duration kReservedHostRetryFor = std::chrono::seconds(30);
+constexpr const char* kReservedHostRetriedNote = " (temporary errors retried for 30 s)";
 // Journal setting "node-up:<host>": when a recovered node was last seen up (ms).
 constexpr const char* kNodeUpPrefix = "node-up:";
 
@@ -757,16 +761,29 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
       reserved.id = host;
       reserved.hostname = host;
     }
+    const std::string trouble_key = incident.id + "|" + host;
+    // A temporary error is retried at the next tick (the instance waits), for a while only.
+    const auto retryLater = [&](const Error& error, const std::string& what) {
+      if (!error.retryable) return false;
+      const auto [since, first] = reserved_trouble_since_.try_emplace(trouble_key, clock_.now());
+      if (clock_.now() - since->second >= kReservedHostRetryFor) return false;
+      spdlog::warn("incident {}: {} reserved host {} failed ({}); trying again at the next tick",
+                   incident.id, what, host, error.message);
+      return true;
+    };
     auto service = drivers_.evacuator->computeService(reserved);
+    if (!service && retryLater(service.error(), "reading the compute service of")) return wait;
     std::string why;
     if (!service) {
       why = "cannot read its compute service: " + service.error().message;
+      if (service.error().retryable) why += kReservedHostRetriedNote;
     } else if (service->forced_down) {
       why = "its compute service is forced down";
     } else if (!service->up) {
       why = "its compute service is down";
     }
     if (!why.empty()) {
+      reserved_trouble_since_.erase(trouble_key);
       unusable.detail = "reserved host " + host + " is not used: " + why;
       spdlog::warn("incident {}: {}", incident.id, unusable.detail);
       not_used.push_back(fmt::format("{} (unusable: {})", host, why));
@@ -785,9 +802,13 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
                    host);
       auto on = drivers_.evacuator->enable(reserved);
       killPoint("effect:reserved-host-enabling");
+      // Still "enabling" in the journal: the next tick reads the service and enables again.
+      if (!on && retryLater(on.error(), "enabling")) return wait;
       if (!on) {
+        reserved_trouble_since_.erase(trouble_key);
         unusable.detail = "cannot enable the compute service of reserved host " + host + ": " +
-                          on.error().message;
+                          on.error().message +
+                          (on.error().retryable ? kReservedHostRetriedNote : "");
         spdlog::warn("incident {}: {}", incident.id, unusable.detail);
         not_used.push_back(fmt::format("{} (unusable: {})", host, unusable.detail));
         if (!record(incident, unusable)) return wait;
@@ -796,6 +817,7 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
       enabled.detail = "its compute service was enabled by freezer-dr";
     }
     if (!record(incident, enabled)) return wait;
+    reserved_trouble_since_.erase(trouble_key);
     return towards(host);
   }
   if (policy_.reserved_hosts_fallback) return target;  // the scheduler

@@ -201,6 +201,10 @@ class Engine {
   std::map<std::string, TimePoint> next_force_down_;  // incident id → earliest retry
   // Nodes whose last incident closed and that have not been seen up since.
   std::set<std::string> recovered_nodes_;
+  // "<incident id>|<reserved host>" → when a temporary error (a 503, a timeout) reading or
+  // enabling that reserved host began: retried at each tick for kReservedHostRetryFor, then the
+  // host is unusable for the incident. In memory: a restart gives it that time again.
+  std::map<std::string, TimePoint> reserved_trouble_since_;
   // Incidents resumed while fencing: the journaled power-off may never have gone out, so it is
   // issued again (power-off is idempotent) with a fresh deadline.
   std::set<std::string> reissue_power_off_;

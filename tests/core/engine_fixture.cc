@@ -106,7 +106,11 @@ Status ScriptedEvacuator::restore(const Node& node) {
 Status ScriptedEvacuator::enable(const Node& node) {
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   world_.enable_calls += 1;
-  if (refuse_enable) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
+  if (refuse_enable || refuse_enable_times > 0) {
+    refuse_enable_times = std::max(0, refuse_enable_times - 1);
+    return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
+  }
+  if (reject_enable) return fail(ErrorCode::kInvalidArgument, "nova-api answered 400", false);
   if (std::find(hosts_.begin(), hosts_.end(), node.hostname) == hosts_.end()) {
     return fail(ErrorCode::kNotFound, "no compute service on " + node.hostname);
   }

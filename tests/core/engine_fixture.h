@@ -95,7 +95,9 @@ class ScriptedEvacuator final : public Evacuator {
   Status enable(const Node& node) override;
   bool refuse_force_down = false;
   bool refuse_restore = false;
-  bool refuse_enable = false;
+  bool refuse_enable = false;   // every enable: a temporary error (503)
+  int refuse_enable_times = 0;  // the next N enables: a temporary error (503)
+  bool reject_enable = false;   // every enable: a permanent refusal (400)
 
  private:
   World& world_;

@@ -203,18 +203,60 @@ TEST_F(ReservedHostsTest, DownForcedDownMissingAndFailedReservedHostsAreSkipped)
 TEST_F(ReservedHostsTest, AnEnableTheCloudRefusesMakesTheHostUnusable) {
   policy_.reserved_hosts = {"spare-1"};
   auto engine = makeEngine({Mode::kWorks}, journal_);
-  evacuator_->refuse_enable = true;
+  evacuator_->reject_enable = true;
   monitor_.down = {"compute-1"};
   runFor(*engine, 30s);
   const Incident incident = lastIncident(journal_);
   ASSERT_EQ(incident.phase, Phase::kDone);
   EXPECT_EQ(use(incident, "spare-1")->state, ReservedHostState::kUnusable);
-  EXPECT_NE(use(incident, "spare-1")->reason.find("503"), std::string::npos);
+  EXPECT_NE(use(incident, "spare-1")->reason.find("400"), std::string::npos);
   for (const InstanceRecord& r : incident.instances) {
     EXPECT_EQ(r.phase, InstancePhase::kDone) << r.id;  // the scheduler (fallback is on)
     EXPECT_NE(r.new_host, "spare-1");
   }
   EXPECT_EQ(world_.enable_calls, 1) << "an unusable host is not asked again in this incident";
+}
+
+// A temporary error (a 503) enabling a reserved host is retried at the next ticks: a short one
+// does not lose the spare; one that lasts gives up on it after 30 s, not at once and not never.
+TEST_F(ReservedHostsTest, AShortTemporaryErrorEnablingIsRetriedAndTheSpareStillUsed) {
+  policy_.reserved_hosts = {"spare-1"};
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  evacuator_->refuse_enable_times = 2;
+  monitor_.down = {"compute-1"};
+  runFor(*engine, 30s);
+  const Incident incident = lastIncident(journal_);
+  ASSERT_EQ(incident.phase, Phase::kDone);
+  EXPECT_EQ(world_.enable_calls, 3);
+  EXPECT_EQ(use(incident, "spare-1")->state, ReservedHostState::kEnabled);
+  for (const InstanceRecord& r : incident.instances) EXPECT_EQ(r.new_host, "spare-1") << r.id;
+}
+
+TEST_F(ReservedHostsTest, ATemporaryErrorThatLastsMakesTheHostUnusableAfterAWhile) {
+  policy_.reserved_hosts = {"spare-1"};
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  evacuator_->refuse_enable = true;
+  monitor_.down = {"compute-1"};
+  runFor(*engine, 15s);
+  Incident incident = lastIncident(journal_);
+  EXPECT_EQ(incident.phase, Phase::kEvacuating) << "the instances wait for the spare";
+  EXPECT_EQ(use(incident, "spare-1")->state, ReservedHostState::kEnabling);
+  const int calls_so_far = world_.enable_calls;
+  EXPECT_GT(calls_so_far, 1);
+  runFor(*engine, 60s);
+  incident = lastIncident(journal_);
+  ASSERT_EQ(incident.phase, Phase::kDone);
+  EXPECT_EQ(use(incident, "spare-1")->state, ReservedHostState::kUnusable);
+  EXPECT_NE(use(incident, "spare-1")->reason.find("503"), std::string::npos);
+  EXPECT_NE(use(incident, "spare-1")->reason.find("retried for 30 s"), std::string::npos)
+      << use(incident, "spare-1")->reason;
+  for (const InstanceRecord& r : incident.instances) {
+    EXPECT_EQ(r.phase, InstancePhase::kDone) << r.id;  // then the scheduler (fallback is on)
+    EXPECT_NE(r.new_host, "spare-1");
+  }
+  const int calls_after = world_.enable_calls;
+  runFor(*engine, 10s);
+  EXPECT_EQ(world_.enable_calls, calls_after) << "not asked again once unusable";
 }
 
 TEST_F(ReservedHostsTest, AReservedHostEnabledAlreadyIsUsedWithoutAnEnableCall) {
