@@ -67,32 +67,18 @@ class FakeEvacuator final : public Evacuator {
   }
 
   Status restore(const Node& node) override {
-    std::lock_guard lock(mutex_);
-    auto cloud = load();
-    if (!cloud) return std::unexpected(cloud.error());
-    json& services = (*cloud)["services"];
-    if (!services.contains(node.hostname)) {
-      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
-    }
-    json& service = services[node.hostname];
-    service["forced_down"] = false;  // unforced first, then enabled, as Nova's driver does
-    service["disabled"] = false;
-    service.erase("disabled_reason");
-    return save(*cloud);
+    return updateService(node, [](json& service) {
+      service["forced_down"] = false;  // unforced first, then enabled, as Nova's driver does
+      service["disabled"] = false;
+      service.erase("disabled_reason");
+    });
   }
 
   Status enable(const Node& node) override {
-    std::lock_guard lock(mutex_);
-    auto cloud = load();
-    if (!cloud) return std::unexpected(cloud.error());
-    json& services = (*cloud)["services"];
-    if (!services.contains(node.hostname)) {
-      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
-    }
-    json& service = services[node.hostname];
-    service["disabled"] = false;
-    service.erase("disabled_reason");
-    return save(*cloud);
+    return updateService(node, [](json& service) {
+      service["disabled"] = false;
+      service.erase("disabled_reason");
+    });
   }
 
   Result<std::vector<Instance>> listInstances(const Node& node) override {
@@ -154,6 +140,20 @@ class FakeEvacuator final : public Evacuator {
   }
 
  private:
+  // Changes one compute service of the cloud (under the lock), or kNotFound if it has none.
+  template <class Change>
+  Status updateService(const Node& node, Change change) {
+    std::lock_guard lock(mutex_);
+    auto cloud = load();
+    if (!cloud) return std::unexpected(cloud.error());
+    json& services = (*cloud)["services"];
+    if (!services.contains(node.hostname)) {
+      return fail(ErrorCode::kNotFound, "fake cloud: no compute service on " + node.hostname);
+    }
+    change(services[node.hostname]);
+    return save(*cloud);
+  }
+
   Status evacuateOne(json& cloud, const EvacuationRequest& request) {
     json* vm = find(cloud, request.instance_id);
     if (vm == nullptr) {
