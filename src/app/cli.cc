@@ -324,6 +324,29 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   return kExitOk;
 }
 
+// Who gives an operator command: --who, else the user who ran it (through sudo too), else the uid.
+std::string operatorName(std::string who) {
+  if (!who.empty()) return who;
+  const char* user = std::getenv("SUDO_USER");
+  if (user == nullptr) user = std::getenv("USER");
+  return user != nullptr ? user : "uid " + std::to_string(::getuid());
+}
+
+// Queues an operator command in the journal for the acting daemon; false (said on stderr) if
+// the journal cannot take it.
+bool queueCommand(const config::Config& cfg, const OperatorCommand& command) {
+  auto journal = openJournal(cfg, SqliteJournal::Mode::kReader);
+  if (!journal) {
+    std::cerr << "error: " << journal.error().message << "\n";
+    return false;
+  }
+  if (auto queued = (*journal)->enqueueCommand(command); !queued) {
+    std::cerr << "error: " << queued.error().message << "\n";
+    return false;
+  }
+  return true;
+}
+
 int cmdOperatorCommand(const Globals& globals, const std::string& kind, const std::string& host,
                        std::string who) {
   auto cfg = loadConfig(globals);
@@ -333,25 +356,13 @@ int cmdOperatorCommand(const Globals& globals, const std::string& kind, const st
     std::cerr << "error: " << host << " is not in the inventory\n";
     return kExitConfig;
   }
-  if (who.empty()) {
-    const char* user = std::getenv("SUDO_USER");
-    if (user == nullptr) user = std::getenv("USER");
-    who = user != nullptr ? user : "uid " + std::to_string(::getuid());
-  }
-  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
-  if (!journal) {
-    std::cerr << "error: " << journal.error().message << "\n";
-    return kExitRuntime;
-  }
+  who = operatorName(std::move(who));
   OperatorCommand command;
   command.kind = kind;
   command.node = host;
   command.who = who;
   command.at = SystemClock().now();
-  if (auto queued = (*journal)->enqueueCommand(command); !queued) {
-    std::cerr << "error: " << queued.error().message << "\n";
-    return kExitRuntime;
-  }
+  if (!queueCommand(*cfg, command)) return kExitRuntime;
   if (kind == "unfence") {
     std::cout << "queued: " << who << " asks to unfence " << host
               << "; the running freezer-dr powers it on and returns it to service once its "
@@ -372,25 +383,13 @@ int cmdOperatorCommand(const Globals& globals, const std::string& kind, const st
 int cmdPause(const Globals& globals, bool pause, const std::string& reason, std::string who) {
   auto cfg = loadConfig(globals);
   if (!cfg) return kExitConfig;
-  if (who.empty()) {
-    const char* user = std::getenv("SUDO_USER");
-    if (user == nullptr) user = std::getenv("USER");
-    who = user != nullptr ? user : "uid " + std::to_string(::getuid());
-  }
-  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
-  if (!journal) {
-    std::cerr << "error: " << journal.error().message << "\n";
-    return kExitRuntime;
-  }
+  who = operatorName(std::move(who));
   OperatorCommand command;
   command.kind = pause ? "pause" : "resume";
   command.who = who;
   command.at = SystemClock().now();
   command.reason = reason;
-  if (auto queued = (*journal)->enqueueCommand(command); !queued) {
-    std::cerr << "error: " << queued.error().message << "\n";
-    return kExitRuntime;
-  }
+  if (!queueCommand(*cfg, command)) return kExitRuntime;
   std::cout << "queued: " << who
             << (pause ? " pauses automatic fencing" : " resumes automatic fencing")
             << (reason.empty() ? "" : " (" + reason + ")")

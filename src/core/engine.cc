@@ -636,7 +636,9 @@ void Engine::requestEvacuations() {
 
   std::vector<EvacuationRequest> requests;
   std::vector<const Candidate*> sent;
+  std::set<std::string> waiting;  // incidents whose reserved host is not ready this tick
   for (const Candidate& c : candidates) {
+    if (waiting.contains(c.incident_id)) continue;
     Incident& incident = open_.at(c.incident_id);
     // Invariant 1, checked again at the last moment: only a confirmed-off node.
     if (!incident.fenced_at || incident.fence.confirmed_by.empty()) {
@@ -645,7 +647,10 @@ void Engine::requestEvacuations() {
       continue;
     }
     const Target target = chooseTarget(incident);
-    if (target.kind == Target::Kind::kWait) continue;
+    if (target.kind == Target::Kind::kWait) {
+      waiting.insert(c.incident_id);  // its other instances would wait for the same host
+      continue;
+    }
     if (target.kind == Target::Kind::kNoneLeft) {
       Event none = event(EventKind::kNoTargetLeft);
       none.instance_id = c.instance_id;

@@ -1,5 +1,6 @@
-// A fake OpenStack for client tests: Keystone v3 (/identity/v3) and the compute API
-// (/compute/v2.1) served by one FakeHttpServer, with clients wired to it on a FakeClock.
+// A fake OpenStack for client and driver tests: Keystone v3 (/identity/v3) with a catalog naming
+// Nova, Neutron and Monasca, served by one FakeHttpServer (each test adds the routes it needs),
+// with clients wired to it on a FakeClock.
 #pragma once
 
 #include <atomic>
@@ -23,7 +24,8 @@ class FakeOpenStack {
 
   // Password credentials for user admin in project admin at server.url("/identity").
   [[nodiscard]] keystone::Credentials credentials() const;
-  // Catalog: compute (public and internal, RegionOne) at /compute/v2.1, identity.
+  // Catalog: compute (public and internal, RegionOne) at /compute/v2.1, network at /network,
+  // monitoring at /monitoring/v2.0 (public), identity.
   [[nodiscard]] nlohmann::json catalog() const;
   // Creates the HTTP and Keystone clients (call after adjusting the options).
   void start(keystone::Credentials credentials, keystone::KeystoneOptions options = {});

@@ -16,6 +16,7 @@
 #include "drivers/fencer/fence_agent/agent_process.h"
 #include "freezer/diagnostics.h"
 #include "freezer/options.h"
+#include "support/poll.h"
 
 namespace fdr::testing {
 
@@ -114,12 +115,7 @@ Result<std::unique_ptr<FencerUnderTest>> FencerUnderTest::make(
 }
 
 bool eventually(const std::function<bool()>& condition, Duration limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return pollUntil(std::chrono::duration_cast<std::chrono::milliseconds>(limit), condition);
 }
 
 Result<PowerState> waitForPower(Fencer& fencer, const Node& node, PowerState wanted,

@@ -75,7 +75,7 @@ TEST_F(MonascaMonitorTest, AlarmIsDownOkIsUpUndeterminedAndMissingAreUnknown) {
   ASSERT_NE(it, requests.end());
   EXPECT_EQ(it->param("metric_name"), "host_alive_status");
   EXPECT_FALSE(it->hasParam("state"));  // every state: OK says up
-  EXPECT_EQ(it->header("x-auth-token"), "tok-1-cloud");
+  EXPECT_EQ(it->header("x-auth-token"), cloud_.token(1));
 }
 
 TEST_F(MonascaMonitorTest, TheBareArrayOfTheFirstApiVersionIsRead) {

@@ -4,64 +4,17 @@
 
 namespace fdr::testing {
 
-using nlohmann::json;
-
 FakeCloud::FakeCloud() {
-  server.on("POST", "/identity/v3/auth/tokens", [this](const FakeRequest&) {
-    const int n = ++issued_;
-    auto endpoint = [](const std::string& url) {
-      return json::array({{{"interface", "public"},
-                           {"region_id", "RegionOne"},
-                           {"region", "RegionOne"},
-                           {"url", url}}});
-    };
-    json catalog = json::array({{{"type", "network"},
-                                 {"name", "neutron"},
-                                 {"endpoints", endpoint(server.url("/network"))}},
-                                {{"type", "monitoring"},
-                                 {"name", "monasca"},
-                                 {"endpoints", endpoint(server.url("/monitoring/v2.0"))}},
-                                {{"type", "compute"},
-                                 {"name", "nova"},
-                                 {"endpoints", endpoint(server.url("/compute/v2.1"))}},
-                                {{"type", "identity"},
-                                 {"name", "keystone"},
-                                 {"endpoints", endpoint(server.url("/identity"))}}});
-    json body = {{"token",
-                  {{"expires_at", formatTime(clock.now() + std::chrono::hours(1))},
-                   {"issued_at", formatTime(clock.now())},
-                   {"methods", {"password"}},
-                   {"user", {{"id", "u-admin"}, {"name", "admin"}}},
-                   {"project", {{"id", "p-admin"}, {"name", "admin"}}},
-                   {"catalog", catalog}}}};
-    return FakeReply::json(201, body).header("X-Subject-Token",
-                                             "tok-" + std::to_string(n) + "-cloud");
-  });
-  http::ClientOptions options;
-  options.connect_timeout = std::chrono::seconds(1);
-  options.timeout = std::chrono::seconds(1);
-  options.retry.max_attempts = 2;
-  options.retry.jitter = 0;
-  http = std::make_unique<http::Client>(options, clock);
-  keystone = std::make_unique<keystone::KeystoneClient>(*http, credentials(), clock);
+  http_options.connect_timeout = std::chrono::seconds(1);
+  http_options.timeout = std::chrono::seconds(1);
+  http_options.retry.max_attempts = 2;
+  start();
   nova = std::make_unique<nova::NovaClient>(*keystone);
 }
 
 FakeCloud::~FakeCloud() {
   // Handlers capture `this`: stop serving before the members they use go away.
   server.stop();
-}
-
-keystone::Credentials FakeCloud::credentials() const {
-  keystone::Credentials c;
-  c.auth_url = server.url("/identity");
-  c.username = "admin";
-  c.user_domain_id = "default";
-  c.password = Secret(kPassword);
-  c.project_name = "admin";
-  c.project_domain_id = "default";
-  c.source = "test";
-  return c;
 }
 
 MonitorUnderTest::MonitorUnderTest(Clock& clock, FakeCloud* cloud)

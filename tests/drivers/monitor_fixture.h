@@ -1,5 +1,5 @@
-// Shared helpers of the monitor driver tests: a fake cloud (Keystone v3 with a catalog naming
-// Neutron, Monasca and Nova, all served by one FakeHttpServer on loopback, on a FakeClock), and
+// Shared helpers of the monitor driver tests: a fake cloud (tests/clients/openstack_fake_fixture:
+// Keystone v3 with a catalog naming Neutron, Monasca and Nova, on loopback, on a FakeClock), and
 // making a monitor the way the daemon does (built-in registry, option schema, DriverContext).
 #pragma once
 
@@ -15,31 +15,20 @@
 #include "clients/http_fake_server_fixture.h"
 #include "clients/keystone/keystone_client.h"
 #include "clients/nova/nova_client.h"
+#include "clients/openstack_fake_fixture.h"
 #include "freezer/clock.h"
 #include "freezer/registry.h"
 
 namespace fdr::testing {
 
-class FakeCloud {
+// FakeOpenStack with the clients a monitor gets from the daemon (Keystone and Nova), calls
+// timing out after 1 s and tried twice.
+class FakeCloud : public FakeOpenStack {
  public:
-  static constexpr const char* kPassword = "cloud-Secret-pw9";
-
-  // Keystone answers at /identity; the catalog names /network (Neutron), /monitoring/v2.0
-  // (Monasca) and /compute/v2.1 (Nova). Calls time out after 1 s and are tried twice.
   FakeCloud();
   ~FakeCloud();
 
-  [[nodiscard]] keystone::Credentials credentials() const;
-  [[nodiscard]] int tokensIssued() const { return issued_.load(); }
-
-  FakeHttpServer server;
-  FakeClock clock;
-  std::unique_ptr<http::Client> http;
-  std::unique_ptr<keystone::KeystoneClient> keystone;
   std::unique_ptr<nova::NovaClient> nova;
-
- private:
-  std::atomic<int> issued_{0};
 };
 
 // A monitor made as the daemon makes it. Owns the registry, the inventory and the context.

@@ -79,7 +79,7 @@ TEST_F(NeutronMonitorTest, AgentsOfEveryTypeCount) {
   ASSERT_EQ(cloud_.server.count("GET", kAgents), 1u);
   for (const auto& r : cloud_.server.requests()) {
     if (r.path == kAgents) {
-      EXPECT_EQ(r.header("x-auth-token"), "tok-1-cloud");
+      EXPECT_EQ(r.header("x-auth-token"), cloud_.token(1));
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "support/poll.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -244,12 +245,9 @@ TEST_F(CliTest, DaemonStopsCleanlyOnSigtermAndHoldsTheLock) {
   // Wait (bounded) until the daemon holds the journal lock: it says "watching" only once the
   // journal is open (a `check` run before that could take the lock first and keep the daemon
   // out). Then a second actor is refused.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline &&
-         slurp(dir_.file("stderr")).find("watching") == std::string::npos) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // poll interval
-  }
-  ASSERT_NE(slurp(dir_.file("stderr")).find("watching"), std::string::npos)
+  ASSERT_TRUE(
+      pollUntil(std::chrono::seconds(30),
+                [&] { return slurp(dir_.file("stderr")).find("watching") != std::string::npos; }))
       << "the daemon did not start: " << slurp(dir_.file("stderr"));
   TempDir second_dir;
   const ProcessResult second =

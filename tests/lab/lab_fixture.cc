@@ -8,6 +8,7 @@
 
 #include "clients/http/url.h"
 #include "clients/keystone/credentials.h"
+#include "support/poll.h"
 
 namespace fdr::lab {
 
@@ -43,12 +44,7 @@ std::vector<std::string> splitCsv(const std::string& text) {
 }
 
 bool waitUntil(std::chrono::seconds limit, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(500ms);  // poll interval, not a wait for an outcome
-  }
-  return done();
+  return fdr::testing::pollUntil(limit, done, 500ms);  // the lab's services change in seconds
 }
 
 void LabTest::SetUp() {
