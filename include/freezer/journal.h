@@ -74,6 +74,8 @@ class Journal {
   // Outbox: undelivered items whose next attempt is due at `now`, oldest first.
   [[nodiscard]] virtual Result<std::vector<OutboxItem>> dueOutbox(TimePoint now, size_t limit) = 0;
   [[nodiscard]] virtual Result<std::vector<OutboxItem>> undeliveredOutbox() = 0;
+  // How many items are undelivered: a count, without loading them (the engine asks every tick).
+  [[nodiscard]] virtual Result<size_t> undeliveredCount() = 0;
   [[nodiscard]] virtual Status markDelivered(int64_t id, TimePoint at) = 0;
   [[nodiscard]] virtual Status markAttemptFailed(int64_t id, const std::string& error,
                                                  TimePoint next_attempt_at) = 0;

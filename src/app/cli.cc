@@ -171,8 +171,11 @@ int cmdRun(const Globals& globals) {
     spdlog::critical("{}", journal.error().message);
     return kExitRuntime;
   }
+  // After the drivers, before the engine: destroyed before the drivers, once every call in
+  // progress has returned.
+  core::ThreadPoolExecutor executor(laneSizes(loaded->config));
   core::Engine engine(policyFrom(loaded->config), loaded->pipeline.drivers(), **journal, clock,
-                      loaded->config.nodes);
+                      loaded->config.nodes, executor);
   if (auto resumed = engine.resume(); !resumed) {
     spdlog::critical("{}", resumed.error().message);
     return kExitRuntime;
@@ -182,7 +185,7 @@ int cmdRun(const Globals& globals) {
   const std::stop_token stop = signals.token();
   while (!stop.stop_requested()) {
     const core::TickSummary summary = engine.tick();
-    if (!clock.sleepUntil(clock.now() + tickInterval(loaded->config, summary), stop)) break;
+    engine.waitForWork(tickInterval(loaded->config, summary), stop);
   }
   spdlog::info("stopped; {} open incident(s) are in the journal and resume at the next start",
                engine.openIncidents().size());
@@ -208,7 +211,9 @@ int cmdCheck(const Globals& globals, bool dry_run) {
     }
     journal = std::move(*opened);
   }
-  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock, loaded->config.nodes);
+  core::ThreadPoolExecutor executor(laneSizes(loaded->config));
+  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock, loaded->config.nodes,
+                      executor);
   if (auto resumed = engine.resume(); !resumed) {
     std::cerr << "error: " << resumed.error().message << "\n";
     return kExitRuntime;
@@ -225,7 +230,7 @@ int cmdCheck(const Globals& globals, bool dry_run) {
   while (true) {
     summary = engine.tick();
     if (summary.settled() || clock.now() >= give_up) break;
-    clock.sleepUntil(clock.now() + tickInterval(cfg, summary), std::stop_token());
+    engine.waitForWork(tickInterval(cfg, summary), std::stop_token());
   }
   // Report the incidents this pass resumed or opened, oldest first.
   auto recent = journal->recentIncidents(1000);

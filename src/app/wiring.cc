@@ -129,6 +129,16 @@ std::optional<Pipeline> buildPipeline(const config::Config& config, const Regist
   return pipeline;
 }
 
+core::LaneSizes laneSizes(const config::Config& config) {
+  core::LaneSizes sizes;
+  sizes.by_prefix = {{"monitor", 1},
+                     {"fence", 16},
+                     {"cloud", static_cast<size_t>(config.evacuation_concurrency) + 4},
+                     {"notify", 4},
+                     {"isolation", 1}};
+  return sizes;
+}
+
 core::EnginePolicy policyFrom(const config::Config& config) {
   core::EnginePolicy policy;
   policy.detector.grace = config.grace;
@@ -139,6 +149,8 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.unfence_deadline = config.unfence_deadline;
   policy.evacuation_retries = config.evacuation_retries;
   policy.evacuation_concurrency = config.evacuation_concurrency;
+  policy.max_rebuilds_per_host = config.max_rebuilds_per_host;
+  policy.poll_interval = config.poll_interval;
   policy.reserved_hosts = config.reserved_hosts;
   policy.reserved_hosts_fallback = config.reserved_hosts_fallback;
   policy.shared_storage = config.shared_storage;

@@ -35,5 +35,9 @@ std::optional<Pipeline> buildPipeline(const config::Config& config, const Regist
                                       DriverContext& context, Diagnostics& diag, bool create);
 
 core::EnginePolicy policyFrom(const config::Config& config);
+// The workers of each executor lane (core/executor.h): one per monitor (a monitor is polled once
+// at a time), 16 for the fencers (nodes fenced at once; a hung BMC holds one), the evacuation
+// requests in flight plus 4 for the cloud's other calls, 4 per notifier, 1 for the isolation check.
+core::LaneSizes laneSizes(const config::Config& config);
 
 }  // namespace fdr::app

@@ -1,18 +1,32 @@
-// The recovery engine: one tick polls the monitors, asks the detector and the guards, and moves
-// every open incident forward as far as it can without waiting. Every step is committed to the
-// journal before its side effect (invariant 4); the engine only acts through the drivers it is
-// given and only reads time from its Clock, so tests drive it on simulated time.
+// The recovery engine: the decision thread. One tick takes the answers of the driver calls that
+// came back (core/calls.h), starts a monitoring cycle when one is due, asks the detector and the
+// guards once a cycle is complete, and moves every open incident forward as far as it can
+// without waiting. A tick never waits on I/O (invariant 6): every driver call runs on an
+// Executor lane with a deadline, and its answer (or its time-out) is journaled at a later tick
+// before anything acts on it. Every step is committed to the journal before its side effect
+// (invariant 4); the engine only acts through the drivers it is given and only reads time from
+// its Clock, so tests drive it on simulated time.
 //
-// Thread-safety: not thread-safe; one thread calls resume() and tick().
+// The work is split by concern (leveldb's DBImpl, RocksDB's db_impl_*.cc): engine.cc (ticks,
+// commands, journaling), engine_guards.cc (the guards), engine_fencing.cc, engine_evacuation.cc
+// (force-down, listing, evacuation scheduling, reserved hosts), engine_unfence.cc; and the
+// collaborators MonitorCycle (core/monitor_cycle.h) and OutboxDelivery (core/outbox_delivery.h).
+//
+// Thread-safety: not thread-safe; one thread calls resume(), tick() and waitForWork().
 #pragma once
 
 #include <map>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
+#include "core/calls.h"
 #include "core/detector.h"
+#include "core/executor.h"
+#include "core/monitor_cycle.h"
+#include "core/outbox_delivery.h"
 #include "freezer/clock.h"
 #include "freezer/evacuator.h"
 #include "freezer/fencer.h"
@@ -34,7 +48,14 @@ struct EnginePolicy {
   int force_down_max_attempts = 5;
   Duration force_down_retry{std::chrono::seconds(1)};
   int evacuation_retries = 1;  // extra requests per instance after a failure
-  int evacuation_concurrency = 10;
+  // Evacuation requests in flight (sent to the cloud, not answered yet), across incidents. Not
+  // the rebuilds: an accepted evacuation rebuilds on its own, and the next request goes out at
+  // once (docs/evacuation.md). 32, as Red Hat InstanceHA's evacuations in flight.
+  int evacuation_concurrency = 32;
+  // Rebuilds under way on one target host chosen by freezer-dr (a reserved host); the scheduler
+  // spreads the others and Nova bounds builds per compute itself (max_concurrent_builds). 32, as
+  // vSphere HA restarts at most 32 VMs per host at once.
+  int max_rebuilds_per_host = 32;
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";
   // Reserved hosts (as Masakari's reserved_host), in order: kept disabled by the operators,
@@ -64,6 +85,16 @@ struct EnginePolicy {
   // compute service is read (and a refused power-on or restore retried) meanwhile.
   Duration unfence_deadline{std::chrono::minutes(10)};
   Duration unfence_poll{std::chrono::seconds(2)};
+  // Monitoring: a cycle (every monitor polled at once, and the reference points probed) starts
+  // every poll_interval, whatever the tick took; a monitor that has not answered within
+  // poll_timeout (0: the poll interval) counts as failed for that cycle: its sources unknown.
+  Duration poll_interval{std::chrono::seconds(1)};
+  Duration poll_timeout{0};
+  // Deadlines of the other driver calls: the cloud (force-down, listing, evacuate, show,
+  // compute services) and one notification. A fencer call is bounded by fence_attempt_timeout.
+  Duration cloud_call_timeout{std::chrono::seconds(30)};
+  Duration notify_timeout{std::chrono::seconds(60)};
+  int notify_parallel = 4;  // deliveries in flight per notifier
   Duration outbox_backoff_initial{std::chrono::seconds(2)};
   Duration outbox_backoff_max{std::chrono::minutes(5)};
 };
@@ -80,12 +111,9 @@ struct ReferenceMonitor {
   Monitor* monitor = nullptr;  // one of EngineDrivers::monitors
 };
 
-struct NamedNotifier {
-  std::string name;
-  Notifier* notifier = nullptr;
-};
-
-// Not owned: they outlive the engine.
+// Not owned: they outlive the engine and the executor that runs their calls. Each may be called
+// from several worker threads at once (a fencer for several nodes, the evacuator for several
+// instances); a monitor is never polled twice at once.
 struct EngineDrivers {
   std::vector<Monitor*> monitors;
   std::vector<NamedFencer> fencers;  // fallback levels, in order
@@ -110,25 +138,35 @@ struct TickSummary {
   size_t open_incidents = 0;
   size_t waiting_for_operator = 0;  // incidents in a failure phase
   size_t undelivered_notifications = 0;
-  size_t unfencing = 0;  // nodes being powered on and returned to service
-  // Nothing left that more ticks could move: no suspect node, every open incident waits for
-  // an operator, no unfence under way. (Vetoed nodes are not progress either.)
+  size_t unfencing = 0;             // nodes being powered on and returned to service
+  size_t deliveries_in_flight = 0;  // notifications being sent
+  bool observed = false;            // a monitoring cycle has completed (the verdicts are real)
+  // Nothing left that more ticks could move: the monitors have answered once, no suspect node,
+  // every open incident waits for an operator, no unfence or delivery under way. (Vetoed nodes
+  // are not progress either.)
   [[nodiscard]] bool settled() const {
-    return suspect.empty() && deferred.empty() && open_incidents == waiting_for_operator &&
-           unfencing == 0;
+    return observed && suspect.empty() && deferred.empty() &&
+           open_incidents == waiting_for_operator && unfencing == 0 && deliveries_in_flight == 0;
   }
 };
 
 class Engine {
  public:
+  // `executor` runs every driver call; it must outlive the engine's drivers' calls (destroy it
+  // before the drivers).
   Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
-         std::vector<Node> nodes);
+         std::vector<Node> nodes, Executor& executor);
 
   // Loads every open incident from the journal. Call once, before the first tick.
   [[nodiscard]] Status resume();
 
-  // One pass. Never throws; driver and journal failures are logged and retried next tick.
+  // One pass. Never throws, never waits on I/O; driver and journal failures are logged and
+  // retried next tick.
   TickSummary tick();
+
+  // Sleeps (real time) until a driver call answers, the next monitoring cycle or call deadline
+  // is due, `max_wait` passes or `stop` is requested: the daemon's loop between ticks.
+  void waitForWork(Duration max_wait, const std::stop_token& stop);
 
   [[nodiscard]] const std::map<std::string, Incident>& openIncidents() const { return open_; }
   // Closed incidents whose node is being unfenced, by hostname.
@@ -140,14 +178,17 @@ class Engine {
   Status record(Incident& incident, Event event, std::vector<Notification> outbox = {});
 
   void runOperatorCommands();
+  // A monitoring cycle finished: the detector, the node states and the guards.
+  void detect(const MonitorCycle::Result& cycle);
   // The guards and the opening of incidents (src/core/engine_guards.cc).
   void openIncidents(TickSummary& summary);
   // Carries out `pause` / `resume` (journal settings "paused" and "pause"); returns the outcome,
   // or nothing when the command must stay pending and be carried out again at the next tick
   // (the pause is journaled but its alert could not be queued).
   std::optional<std::string> applyPause(const OperatorCommand& command);
-  // Why this controller looks cut off, or empty: probes the reference points (once per call).
-  std::string checkIsolation();
+  // Why this controller looks cut off, or empty: from the reference points probed and the
+  // reference monitors' polls of the last complete cycle.
+  std::string checkIsolation() const;
   // Queues a guard-tripped alert to the admins that belongs to no incident in the journal's
   // outbox (Journal::enqueue: one item per notifier), for deliverOutbox(). True when it is
   // queued durably (or no notifier is configured); false, logged, when the journal refused it.
@@ -162,6 +203,7 @@ class Engine {
   bool advanceListing(Incident& incident);
   bool advanceClosing(Incident& incident);
   void followEvacuations();
+  void takeEvacuationAnswers();
   void requestEvacuations();
   // Where the next evacuation of `incident` goes (reserved hosts): may journal and enable a
   // reserved host on the way.
@@ -171,7 +213,6 @@ class Engine {
     std::string why;   // kNoneLeft: every reserved host and why it is not used
   };
   Target chooseTarget(Incident& incident);
-  void deliverOutbox();
 
   // Unfence: accepts (and journals) an operator's request, or says why not.
   std::string startUnfence(const OperatorCommand& command);
@@ -182,6 +223,9 @@ class Engine {
   bool abandonUnfence(Incident& incident, const std::string& why);
 
   Status requestPowerOff(Incident& incident, int level, int attempt, bool new_deadline);
+  // Abandons every call of an incident still in flight (its fence failed or was confirmed by
+  // hand): their answers are dropped.
+  void abandonCalls(const std::string& incident_id);
   std::vector<InstanceRecord> toRecords(const std::vector<Instance>& instances) const;
   std::vector<Notification> completionNotifications(const Incident& incident) const;
   Notification adminAlert(const Incident& incident, NotificationKind kind,
@@ -194,6 +238,12 @@ class Engine {
   Journal& journal_;
   Clock& clock_;
   std::vector<Node> nodes_;
+  Calls calls_;
+  MonitorCycle cycle_;
+  OutboxDelivery outbox_;
+  // What the last complete monitoring cycle found (kept between cycles for each tick's summary).
+  TickSummary detected_;
+  std::vector<ReferencePointResult> reference_points_;  // the last cycle's isolation probe
   std::vector<std::string> notifier_names_;
   Detector detector_;
   std::map<std::string, Incident> open_;              // by incident id
@@ -210,8 +260,9 @@ class Engine {
   std::set<std::string> reissue_power_off_;
   // Nodes a source says an operator took out of service in the last poll → what it said.
   std::map<std::string, std::string> operator_maintenance_;
-  // Guards. Whether each reference monitor's poll succeeded this tick.
+  // Guards. Whether each reference monitor's poll succeeded in the last cycle.
   std::map<const Monitor*, bool> monitor_answered_;
+  int isolated_cycles_ = 0;  // consecutive cycles that found the controller cut off
   std::map<std::string, TimePoint> flapping_since_;  // flapping nodes, since when
   std::set<std::string> flapping_alerted_;           // flapping nodes whose alert is queued
   bool isolation_alerted_ = false;                   // told about the current isolation episode
@@ -222,6 +273,23 @@ class Engine {
   // the cloud or the fencers.
   std::map<std::string, Incident> unfencing_;
   std::map<std::string, TimePoint> next_unfence_try_;
+  // Unfences powering on: the fencing level being asked and the refusals so far, by hostname.
+  struct PowerOn {
+    size_t level = 0;
+    std::string errors;
+  };
+  std::map<std::string, PowerOn> powering_on_;
+  // The instances of the show() call in flight: (incident id, instance id).
+  struct Shown {
+    std::string incident_id;
+    std::string instance_id;
+    bool request_settled = false;  // no evacuate call of it was running when the show started
+  };
+  std::vector<Shown> shown_;
+  // Evacuate-call keys of instances journaled as requested that a show, made when no request of
+  // theirs was running, found neither moved nor rebuilding: the request never reached the cloud
+  // (a crash between the journal and the call, or a request lost on the way); asked again.
+  std::set<std::string> reask_;
 };
 
 }  // namespace fdr::core

@@ -16,12 +16,12 @@
 // on: pausing or isolation never stops a fence in flight or an evacuation (see docs).
 //
 // The alerts go through the journal's outbox (Journal::enqueue), like an incident's
-// notifications: queued durably here, delivered by deliverOutbox() after the recovery work of
-// the tick, retried with backoff across restarts, and listed by `status` while undelivered. A
-// notifier that is down never delays a decision. What was already alerted ("once per ...") is
-// remembered in memory only: after a restart an alert still in force may be queued once more (a
-// duplicate, never a loss). An alert that cannot be queued (the journal refuses the write) is
-// not marked as told, so it is queued again at the next tick.
+// notifications: queued durably here, delivered by OutboxDelivery (core/outbox_delivery.h) on
+// the notifiers' own lanes, retried with backoff across restarts, and listed by `status` while
+// undelivered. A notifier that is down never delays a decision. What was already alerted ("once per
+// ...") is remembered in memory only: after a restart an alert still in force may be queued once
+// more (a duplicate, never a loss). An alert that cannot be queued (the journal refuses the write)
+// is not marked as told, so it is queued again at the next tick.
 #include <algorithm>
 #include <iterator>
 
@@ -102,9 +102,8 @@ std::optional<std::string> Engine::applyPause(const OperatorCommand& command) {
                     : "done: automatic fencing paused" + why;
 }
 
-std::string Engine::checkIsolation() {
-  std::vector<ReferencePointResult> results;
-  if (drivers_.isolation != nullptr) results = drivers_.isolation->probe();
+std::string Engine::checkIsolation() const {
+  std::vector<ReferencePointResult> results = reference_points_;
   for (const ReferenceMonitor& ref : drivers_.reference_monitors) {
     const auto it = monitor_answered_.find(ref.monitor);
     const bool answered = it != monitor_answered_.end() && it->second;
@@ -254,13 +253,17 @@ void Engine::openIncidents(TickSummary& summary) {
     }
   }
 
-  // Only now, with a fence to make, is it worth probing the reference points.
-  if (!candidates.empty()) {
-    if (std::string cut_off = checkIsolation(); !cut_off.empty()) {
-      summary.isolation = std::move(cut_off);
-      for (const std::string& hostname : candidates) veto_node(hostname, kIsolationVeto, false);
-      candidates.clear();
-    }
+  // The reference points are probed at every cycle (MonitorCycle), so that a controller cut off
+  // from everything, whose monitors then see nothing down, knows it while it lasts. With a fence
+  // to make, one cycle cut off vetoes it; with none, two cycles in a row raise the isolation (one
+  // lost poll of a reference monitor is not an isolation).
+  if (std::string cut_off = checkIsolation(); !cut_off.empty()) {
+    isolated_cycles_ += 1;
+    if (!candidates.empty() || isolated_cycles_ >= 2) summary.isolation = std::move(cut_off);
+    for (const std::string& hostname : candidates) veto_node(hostname, kIsolationVeto, false);
+    candidates.clear();
+  } else {
+    isolated_cycles_ = 0;
   }
 
   if (summary.isolation.empty()) {

@@ -5,6 +5,10 @@
 namespace fdr::testing {
 
 Result<std::vector<Observation>> ScriptedMonitor::poll(std::span<const Node> nodes) {
+  if (blocks && executor != nullptr) {
+    executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
   if (unreachable) return fail(ErrorCode::kUnavailable, "monitor API unreachable");
   std::vector<Observation> out;
   for (const Node& node : nodes) {
@@ -21,6 +25,11 @@ Result<std::vector<Observation>> ScriptedMonitor::poll(std::span<const Node> nod
 }
 
 Status ScriptedFencer::powerOff(const Node& node) {
+  if (world_.bmc_blocks.contains(node.hostname) && world_.executor != nullptr) {
+    world_.executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   off_calls += 1;
   switch (mode_) {
@@ -34,6 +43,11 @@ Status ScriptedFencer::powerOff(const Node& node) {
 }
 
 Status ScriptedFencer::powerOn(const Node& node) {
+  if (world_.bmc_blocks.contains(node.hostname) && world_.executor != nullptr) {
+    world_.executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   on_calls += 1;
   world_.power_on_calls += 1;
@@ -52,6 +66,11 @@ Status ScriptedFencer::powerOn(const Node& node) {
 }
 
 Result<PowerState> ScriptedFencer::powerStatus(const Node& node) {
+  if (world_.bmc_blocks.contains(node.hostname) && world_.executor != nullptr) {
+    world_.executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
+  std::lock_guard lock(world_.mutex);
   if (mode_ == Mode::kHangs) return fail(ErrorCode::kTimedOut, "BMC did not answer", true);
   if (mode_ == Mode::kBlind) return PowerState::kUnknown;
   auto it = world_.power.find(node.hostname);
@@ -59,6 +78,7 @@ Result<PowerState> ScriptedFencer::powerStatus(const Node& node) {
 }
 
 Status ScriptedEvacuator::forceDown(const Node& node, const std::string&) {
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   world_.force_down_calls += 1;
   if (refuse_force_down) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
@@ -68,6 +88,7 @@ Status ScriptedEvacuator::forceDown(const Node& node, const std::string&) {
 }
 
 Result<ServiceState> ScriptedEvacuator::computeService(const Node& node) {
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   const std::string& host = node.hostname;
   if (std::find(hosts_.begin(), hosts_.end(), host) == hosts_.end()) {
@@ -93,6 +114,7 @@ Result<ServiceState> ScriptedEvacuator::computeService(const Node& node) {
 }
 
 Status ScriptedEvacuator::restore(const Node& node) {
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   world_.restore_calls += 1;
   if (refuse_restore) return fail(ErrorCode::kUnavailable, "nova-api answered 503", true);
@@ -104,6 +126,7 @@ Status ScriptedEvacuator::restore(const Node& node) {
 }
 
 Status ScriptedEvacuator::enable(const Node& node) {
+  std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   world_.enable_calls += 1;
   if (refuse_enable || refuse_enable_times > 0) {
@@ -120,6 +143,7 @@ Status ScriptedEvacuator::enable(const Node& node) {
 }
 
 Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node) {
+  std::lock_guard lock(world_.mutex);
   std::vector<Instance> out;
   for (const Instance& vm : world_.instances) {
     if (vm.host == node.hostname) out.push_back(vm);
@@ -128,8 +152,14 @@ Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node)
 }
 
 std::vector<Status> ScriptedEvacuator::evacuate(std::span<const EvacuationRequest> requests) {
+  if (world_.evacuate_blocks && world_.executor != nullptr) {
+    world_.evacuate_parked += 1;
+    world_.executor->block();
+    return std::vector<Status>(requests.size(),
+                               fail(ErrorCode::kUnavailable, "released at the end of the test"));
+  }
+  std::lock_guard lock(world_.mutex);
   std::vector<Status> out;
-  int in_flight = static_cast<int>(world_.rebuilding.size());
   for (const auto& r : requests) {
     if (world_.dead) {
       out.push_back(fail(ErrorCode::kUnavailable, "process is dead"));
@@ -193,14 +223,13 @@ std::vector<Status> ScriptedEvacuator::evacuate(std::span<const EvacuationReques
     vm->host = target;
     vm->task_state = "rebuilding";
     world_.rebuilding[vm->id] = world_.rebuild_polls;
-    in_flight += 1;
-    world_.max_in_flight = std::max(world_.max_in_flight, in_flight);
     out.emplace_back();
   }
   return out;
 }
 
 std::vector<Result<Instance>> ScriptedEvacuator::show(std::span<const std::string> ids) {
+  std::lock_guard lock(world_.mutex);
   std::vector<Result<Instance>> out;
   for (const auto& id : ids) {
     auto vm = std::find_if(world_.instances.begin(), world_.instances.end(),
@@ -224,10 +253,16 @@ std::vector<Result<Instance>> ScriptedEvacuator::show(std::span<const std::strin
 }
 
 Status RecordingNotifier::send(const Notification& n) {
-  if (clock != nullptr) {
-    attempts.emplace_back(clock->now(), n);
-    clock->advance(hang);
+  if (blocks && executor != nullptr) {
+    {
+      std::lock_guard lock(mutex);
+      if (clock != nullptr) attempts.emplace_back(clock->now(), n);
+    }
+    executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
   }
+  std::lock_guard lock(mutex);
+  if (clock != nullptr) attempts.emplace_back(clock->now(), n);
   if (failing) return fail(ErrorCode::kUnavailable, "SMTP server unreachable", true);
   sent.push_back(n);
   return {};
@@ -269,6 +304,16 @@ Status DyingJournal::markCommandDone(int64_t id, const std::string& outcome) {
 
 Status DyingJournal::setSetting(const std::string& key, const std::string& value) {
   return world_.dead ? dead() : inner_.setSetting(key, value);
+}
+
+core::TickSummary settledTick(core::Engine& engine, TestExecutor& executor) {
+  core::TickSummary last;
+  for (int round = 0; round < 32; ++round) {
+    const int before = executor.posted();
+    last = engine.tick();
+    if (!executor.settle() || executor.posted() == before) break;
+  }
+  return last;
 }
 
 std::vector<Node> makeNodes(int n) {

@@ -4,15 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/engine.h"
+#include "core/executor_fixture.h"
 #include "store/memory/memory_journal.h"
 
 namespace fdr::testing {
@@ -25,23 +28,67 @@ class ScriptedMonitor final : public Monitor {
   std::set<std::string> down;
   std::map<std::string, int> sources_down;  // node → how many of its sources say down
   bool unreachable = false;
+  // Never answers: each poll parks its worker on `executor` (TestExecutor::block).
+  TestExecutor* executor = nullptr;
+  bool blocks = false;
 
  private:
   Clock& clock_;
   int sources_;
 };
 
+// A mutex a World copy does not copy (tests snapshot and restore the world between runs).
+struct WorldMutex {
+  WorldMutex() = default;
+  WorldMutex(const WorldMutex&) {}
+  WorldMutex& operator=(const WorldMutex&) { return *this; }
+  void lock() { m.lock(); }
+  void unlock() { m.unlock(); }
+  std::mutex m;
+};
+
+// A value set by one side (the test thread: a simulated crash; a worker: a count) and read by
+// the other, copied with the World.
+template <class T>
+struct CopyableAtomic {
+  CopyableAtomic() = default;
+  CopyableAtomic(const CopyableAtomic& o) : v(o.v.load()) {}
+  CopyableAtomic& operator=(const CopyableAtomic& o) {
+    v = o.v.load();
+    return *this;
+  }
+  CopyableAtomic& operator=(T t) {
+    v = t;
+    return *this;
+  }
+  CopyableAtomic& operator+=(T t) {
+    v += t;
+    return *this;
+  }
+  operator T() const { return v.load(); }  // NOLINT(google-explicit-constructor)
+  std::atomic<T> v{};
+};
+using AtomicFlag = CopyableAtomic<bool>;
+
 // A world shared by the fencer and evacuator doubles, so several engines (before and after a
 // simulated crash) act on the same "real" state. dead = the process was killed: every call
 // from then on has no effect.
 struct World {
+  // The drivers run on worker threads (core/executor.h): each call holds this while it reads or
+  // changes the world; the test reads it between settled ticks.
+  WorldMutex mutex;
+  // BMCs that never answer, by node: the fencers' calls for them park on `executor`.
+  std::set<std::string> bmc_blocks;
+  TestExecutor* executor = nullptr;
   std::map<std::string, PowerState> power;  // default on
   std::map<std::string, bool> forced_down;
   std::vector<Instance> instances;
   std::map<std::string, int> evacuations;  // instance id → accepted evacuate calls
   std::vector<std::string> evacuation_order;
-  int max_in_flight = 0;
-  bool dead = false;
+  // Evacuate calls park on `executor` (Nova takes the request and never answers); counted.
+  AtomicFlag evacuate_blocks;
+  CopyableAtomic<int> evacuate_parked;
+  AtomicFlag dead;
   int rebuild_polls = 1;
   std::map<std::string, int> rebuilding;  // instance id → polls left
   std::set<std::string> end_in_error;
@@ -112,9 +159,11 @@ class RecordingNotifier final : public Notifier {
   bool failing = false;
   // Every call, delivered or not, with the simulated time it was made at (needs `clock`).
   std::vector<std::pair<TimePoint, Notification>> attempts;
-  // Each call takes this long on `clock` (a server that does not answer before its timeout).
   FakeClock* clock = nullptr;
-  Duration hang{0};
+  // A server that accepts and never answers: each send parks its worker on `executor`.
+  TestExecutor* executor = nullptr;
+  bool blocks = false;
+  std::mutex mutex;  // sends run on worker threads, several at once
 };
 
 // Forwards to a MemoryJournal; after `die_after` commits, marks the world dead and refuses
@@ -140,6 +189,7 @@ class DyingJournal final : public Journal {
   Result<std::vector<OutboxItem>> undeliveredOutbox() override {
     return inner_.undeliveredOutbox();
   }
+  Result<size_t> undeliveredCount() override { return inner_.undeliveredCount(); }
   Status markDelivered(int64_t id, TimePoint at) override;
   Status markAttemptFailed(int64_t id, const std::string& e, TimePoint next) override;
   Status enqueueCommand(const OperatorCommand& c) override { return inner_.enqueueCommand(c); }
@@ -167,6 +217,11 @@ class DyingJournal final : public Journal {
 
 std::vector<Node> makeNodes(int n);  // compute-1 .. compute-n
 
+// One instant of simulated time: ticks, lets the calls it started answer (settle), and ticks
+// again while the last tick started calls, so that what the drivers answer at once is acted on
+// at the same simulated time. Returns the last summary.
+core::TickSummary settledTick(core::Engine& engine, TestExecutor& executor);
+
 // The engine on simulated time over four nodes, with scripted drivers sharing one World: the
 // set-up the engine test suites have in common. Tick with runFor().
 class EngineHarness : public ::testing::Test {
@@ -178,6 +233,10 @@ class EngineHarness : public ::testing::Test {
     policy_.fence_attempt_timeout = 5s;
     policy_.fence_deadline = 20s;
     policy_.instance_timeout = 60s;
+    policy_.poll_interval = 250ms;  // one monitoring cycle per runFor() step
+    world_.executor = &executor_;
+    monitor_.executor = &executor_;
+    notifier_.executor = &executor_;
   }
 
   // The hosts the cloud has compute services on (reserved hosts outside the inventory too).
@@ -197,7 +256,8 @@ class EngineHarness : public ::testing::Test {
     evacuator_ = std::make_unique<ScriptedEvacuator>(world_, cloud_hosts_);
     drivers.evacuator = evacuator_.get();
     drivers.notifiers = {{"recorder", &notifier_}};
-    auto engine = std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_);
+    auto engine =
+        std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_, executor_);
     EXPECT_TRUE(engine->resume().has_value());
     return engine;
   }
@@ -207,7 +267,7 @@ class EngineHarness : public ::testing::Test {
     core::TickSummary last;
     const TimePoint end = clock_.now() + duration;
     while (clock_.now() < end) {
-      last = engine.tick();
+      last = settledTick(engine, executor_);
       clock_.advance(std::chrono::milliseconds(250));
     }
     return last;
@@ -222,6 +282,8 @@ class EngineHarness : public ::testing::Test {
   RecordingNotifier notifier_;
   MemoryJournal journal_;
   core::EnginePolicy policy_;
+  // Last: destroyed first, so every worker has returned before the drivers go.
+  TestExecutor executor_;
 };
 
 }  // namespace fdr::testing

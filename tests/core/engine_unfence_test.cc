@@ -97,7 +97,7 @@ TEST_F(EngineUnfenceTest, PowersOnWaitsForTheHeartbeatThenRestoresAndTellsTheAdm
   // Until the compute service reports (30 s after the power-on), nothing is restored and no
   // one is told; the engine keeps ticking (no sleep) and is not settled.
   while (clock_.now() < asked + 29s) {
-    const core::TickSummary summary = engine->tick();
+    const core::TickSummary summary = settledTick(*engine, executor_);
     EXPECT_EQ(summary.unfencing, 1u);
     EXPECT_FALSE(summary.settled());
     EXPECT_EQ(world_.restore_calls, 0);

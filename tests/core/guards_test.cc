@@ -81,6 +81,7 @@ class GuardsTest : public ::testing::Test {
     policy_.fence_attempt_timeout = 5s;
     policy_.fence_deadline = 20s;
     policy_.instance_timeout = 60s;
+    policy_.poll_interval = 250ms;  // one monitoring cycle per runFor() step
     for (int n = 1; n <= 4; ++n) {
       Instance vm;
       vm.id = "vm-" + std::to_string(n);
@@ -106,7 +107,8 @@ class GuardsTest : public ::testing::Test {
       drivers.monitors.push_back(nova_.get());
       drivers.reference_monitors = {{"nova API (monitor poll)", nova_.get()}};
     }
-    auto engine = std::make_unique<core::Engine>(policy_, drivers, journal_, clock_, nodes_);
+    auto engine =
+        std::make_unique<core::Engine>(policy_, drivers, journal_, clock_, nodes_, executor_);
     EXPECT_TRUE(engine->resume().has_value());
     return engine;
   }
@@ -116,7 +118,7 @@ class GuardsTest : public ::testing::Test {
     core::TickSummary last;
     const TimePoint end = clock_.now() + duration;
     while (clock_.now() < end) {
-      last = engine.tick();
+      last = settledTick(engine, executor_);
       clock_.advance(250ms);
     }
     return last;
@@ -195,6 +197,7 @@ class GuardsTest : public ::testing::Test {
   RecordingNotifier notifier_;
   MemoryJournal journal_;
   core::EnginePolicy policy_;
+  TestExecutor executor_;  // last: its workers return before the drivers go
 };
 
 // --- pause / resume
@@ -283,14 +286,18 @@ TEST_F(GuardsTest, APartitionedControllerFencesNothingAndAlertsOnce) {
   EXPECT_TRUE(guards().isolation.empty());
 }
 
-TEST_F(GuardsTest, TheReferencePointsAreProbedOnlyWhenAFenceIsAboutToBeMade) {
+TEST_F(GuardsTest, TheReferencePointsAreProbedAtEveryPollCycle) {
+  // Isolation is seen while it lasts (issue #12), not only when a fence is about to be made: one
+  // check per monitoring cycle, with or without failed nodes.
   isolation_ = std::make_unique<FakeIsolationCheck>(1);
   auto engine = makeEngine();
-  runFor(*engine, 20s);
-  EXPECT_EQ(isolation_->probes, 0);
+  runFor(*engine, 20s);  // 80 cycles of 250 ms
+  EXPECT_GE(isolation_->probes, 79);
+  EXPECT_LE(isolation_->probes, 81);
   monitor_.down = {"compute-2"};
   runFor(*engine, 10s);
-  EXPECT_EQ(isolation_->probes, 1);  // one fence, one check
+  EXPECT_GE(isolation_->probes, 119);
+  EXPECT_LE(isolation_->probes, 121);
   EXPECT_EQ(fencedNodes(), std::set<std::string>{"compute-2"});
 }
 
@@ -356,7 +363,7 @@ TEST_F(GuardsTest, TheFenceCapDelaysTheSecondFenceToTheNextTick) {
   monitor_.down = {"compute-1", "compute-2"};
   core::TickSummary summary;
   for (int tick = 0; tick < 40 && incidents().empty(); ++tick) {
-    summary = engine->tick();
+    summary = settledTick(*engine, executor_);
     clock_.advance(250ms);
   }
   ASSERT_EQ(incidents().size(), 1u);
@@ -366,7 +373,7 @@ TEST_F(GuardsTest, TheFenceCapDelaysTheSecondFenceToTheNextTick) {
   EXPECT_EQ(guards().deferred, std::vector<std::string>{"compute-2"});
   EXPECT_TRUE(summary.vetoes.empty());  // waiting, not vetoed
 
-  summary = engine->tick();
+  summary = settledTick(*engine, executor_);
   EXPECT_EQ(fencedNodes(), (std::set<std::string>{"compute-1", "compute-2"}));
   EXPECT_TRUE(summary.deferred.empty());
   runFor(*engine, 10s);
@@ -379,7 +386,7 @@ TEST_F(GuardsTest, ALargerFenceCapFencesBothInOneTick) {
   monitor_.down = {"compute-1", "compute-2"};
   core::TickSummary summary;
   for (int tick = 0; tick < 40 && incidents().empty(); ++tick) {
-    summary = engine->tick();
+    summary = settledTick(*engine, executor_);
     clock_.advance(250ms);
   }
   EXPECT_EQ(fencedNodes(), (std::set<std::string>{"compute-1", "compute-2"}));
@@ -437,7 +444,7 @@ TEST_F(GuardsTest, ANodeAnOperatorDisabledIsNeverFenced) {
   drivers.fencers = {{"level1", fencer_.get()}};
   drivers.evacuator = evacuator_.get();
   drivers.notifiers = {{"recorder", &notifier_}};
-  engine = std::make_unique<core::Engine>(policy_, drivers, journal_, clock_, nodes_);
+  engine = std::make_unique<core::Engine>(policy_, drivers, journal_, clock_, nodes_, executor_);
   ASSERT_TRUE(engine->resume().has_value());
 
   monitor_.down = {"compute-1"};

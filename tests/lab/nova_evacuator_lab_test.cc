@@ -151,7 +151,8 @@ TEST_F(NovaEvacuatorLabTest, EngineEvacuatesAFailedHostThroughNova) {
   engine_drivers.monitors = {&monitor};
   engine_drivers.fencers = {{"lab", &fencer}};
   engine_drivers.evacuator = &evacuator;
-  core::Engine engine(policy, engine_drivers, journal, clock_, nodes);
+  core::ThreadPoolExecutor executor(core::LaneSizes{.by_prefix = {{"cloud", 1}}, .other = 2});
+  core::Engine engine(policy, engine_drivers, journal, clock_, nodes, executor);
   ASSERT_TRUE(engine.resume());
   monitor.down.insert(victim);
 

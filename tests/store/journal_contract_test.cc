@@ -401,6 +401,9 @@ TEST_P(JournalContractTest, DeliveredItemsLeaveTheQueue) {
   ASSERT_TRUE(due.has_value());
   ASSERT_EQ(due->size(), 2u);
   const int64_t delivered = (*due)[0].id;
+  auto count = journal_->undeliveredCount();
+  ASSERT_TRUE(count.has_value()) << count.error().toString();
+  EXPECT_EQ(*count, 2u);
 
   auto s = journal_->markDelivered(delivered, at(5));
   ASSERT_TRUE(s.has_value()) << s.error().toString();
@@ -413,6 +416,9 @@ TEST_P(JournalContractTest, DeliveredItemsLeaveTheQueue) {
   auto undelivered = journal_->undeliveredOutbox();
   ASSERT_TRUE(undelivered.has_value());
   EXPECT_THAT(subjects(*undelivered), ElementsAre("failure-confirmed compute-1/webhook"));
+  count = journal_->undeliveredCount();
+  ASSERT_TRUE(count.has_value()) << count.error().toString();
+  EXPECT_EQ(*count, 1u);
 
   s = journal_->markAttemptFailed(delivered, "late", at(100));
   ASSERT_FALSE(s.has_value());

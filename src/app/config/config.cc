@@ -581,6 +581,7 @@ class Loader {
          {"shared-storage", ""},
          {"options", ""},
          {"concurrency", ""},
+         {"max-rebuilds-per-host", ""},
          {"instance-timeout", ""},
          {"priority-key", ""},
          {"evacuate-all", ""},
@@ -626,6 +627,7 @@ class Loader {
       }
     }
     readInt(v, "concurrency", config_.evacuation_concurrency, 1);
+    readInt(v, "max-rebuilds-per-host", config_.max_rebuilds_per_host, 1);
     readDuration(v, "instance-timeout", config_.instance_timeout, false);
     if (const IniEntry* e = v.get("priority-key")) {
       if (trimmed(e->value).empty()) {

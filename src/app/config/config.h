@@ -93,7 +93,10 @@ struct Config {
   // Empty: the scheduler places every instance.
   std::vector<std::string> reserved_hosts;
   bool reserved_hosts_fallback = true;
-  int evacuation_concurrency = 10;  // evacuations in flight across all incidents
+  // Evacuation requests in flight (not answered yet) across all incidents; rebuilds at once on a
+  // reserved host (docs/evacuation.md).
+  int evacuation_concurrency = 32;
+  int max_rebuilds_per_host = 32;
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";  // instance metadata key: higher first
   bool evacuate_all = true;                  // false: only instances opted in by ha_enabled_key

@@ -120,6 +120,12 @@ Result<std::vector<OutboxItem>> MemoryJournal::undeliveredOutbox() {
   return undelivered;
 }
 
+Result<size_t> MemoryJournal::undeliveredCount() {
+  std::lock_guard lock(mutex_);
+  return static_cast<size_t>(std::count_if(outbox_.begin(), outbox_.end(),
+                                           [](const OutboxItem& i) { return !i.delivered_at; }));
+}
+
 Status MemoryJournal::markDelivered(int64_t id, TimePoint at) {
   std::lock_guard lock(mutex_);
   if (id < 1 || id > static_cast<int64_t>(outbox_.size())) {

@@ -29,6 +29,7 @@ class MemoryJournal final : public Journal {
   [[nodiscard]] Result<std::vector<Event>> events(const std::string& incident_id) override;
   [[nodiscard]] Result<std::vector<OutboxItem>> dueOutbox(TimePoint now, size_t limit) override;
   [[nodiscard]] Result<std::vector<OutboxItem>> undeliveredOutbox() override;
+  [[nodiscard]] Result<size_t> undeliveredCount() override;
   [[nodiscard]] Status markDelivered(int64_t id, TimePoint at) override;
   [[nodiscard]] Status markAttemptFailed(int64_t id, const std::string& error,
                                          TimePoint next_attempt_at) override;

@@ -166,6 +166,7 @@ struct SqliteJournal::Statements {
   Statement select_events;
   Statement select_due;
   Statement select_undelivered;
+  Statement count_undelivered;
   Statement mark_delivered;
   Statement mark_failed;
   Statement insert_command;
@@ -205,6 +206,7 @@ struct SqliteJournal::Statements {
         {&s->select_undelivered,
          fmt::format("SELECT {} FROM outbox WHERE delivered_at IS NULL ORDER BY id",
                      kOutboxColumns)},
+        {&s->count_undelivered, "SELECT count(*) FROM outbox WHERE delivered_at IS NULL"},
         {&s->mark_delivered,
          "UPDATE outbox SET delivered_at = coalesce(delivered_at, ?2) WHERE id = ?1"},
         {&s->mark_failed,
@@ -593,6 +595,15 @@ Result<std::vector<OutboxItem>> SqliteJournal::undeliveredOutbox() {
   std::lock_guard lock(mutex_);
   Use use(statements_->select_undelivered);
   return readOutbox(*use);
+}
+
+Result<size_t> SqliteJournal::undeliveredCount() {
+  std::lock_guard lock(mutex_);
+  Use use(statements_->count_undelivered);
+  auto row = use->step();
+  if (!row) return std::unexpected(sqlError(row.error(), "counting the undelivered outbox"));
+  if (!*row) return fail(ErrorCode::kInternal, "journal " + path_ + ": count(*) returned no row");
+  return static_cast<size_t>(use->int64At(0));
 }
 
 Status SqliteJournal::markDelivered(int64_t id, TimePoint at) {
