@@ -12,6 +12,7 @@
 #include "clients/http/redactor.h"
 #include "clients/http/url.h"
 #include "clients/http_fake_server_fixture.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::http {
 namespace {
@@ -356,6 +357,144 @@ TEST(HttpClientTest, SlowServerHitsTheTimeout) {
   EXPECT_NE(response.error().message.find("within 300 ms"), std::string::npos)
       << response.error().message;
   EXPECT_EQ(server.count("GET", "/slow"), 2u);
+}
+
+// The call's deadline (freezer/call_deadline.h) bounds the whole call, retries and backoff
+// included. These tests assert what the client did (attempts, error kind), never wall time.
+
+SteadyTime steadyIn(Duration d) {
+  return std::chrono::steady_clock::now() + d;
+}
+
+TEST(HttpClientTest, DeadlineEndsAnUnansweredCallWhateverTheRetries) {
+  FakeHttpServer server;
+  server.on("GET", "/hang", [](const FakeRequest&) {
+    return FakeReply::json(200, {}).after(std::chrono::seconds(30));
+  });
+  FakeClock clock;
+  // Without the deadline: 4 attempts of 5 s each, with backoff between them.
+  Client client(testOptions(), clock);
+  Result<Response> response;
+  {
+    CallDeadline deadline(steadyIn(300ms));
+    response = client.send(get(server.url("/hang")));
+  }
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kTimedOut) << response.error().message;
+  EXPECT_TRUE(response.error().retryable);
+  EXPECT_NE(
+      response.error().message.find("the call's deadline passed (" + server.url("/hang") + ")"),
+      std::string::npos)
+      << response.error().message;
+  EXPECT_NE(response.error().message.find("after 1 attempt"), std::string::npos)
+      << response.error().message;
+  EXPECT_EQ(server.count("GET", "/hang"), 1u);
+}
+
+TEST(HttpClientTest, RequestDeadlineBoundsTheCallLikeTheThreadsDeadline) {
+  FakeHttpServer server;
+  server.on("GET", "/hang", [](const FakeRequest&) {
+    return FakeReply::json(200, {}).after(std::chrono::seconds(30));
+  });
+  FakeClock clock;
+  Client client(testOptions(), clock);
+  Request request = get(server.url("/hang"));
+  request.deadline = steadyIn(300ms);
+  auto response = client.send(request);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kTimedOut) << response.error().message;
+  EXPECT_EQ(server.count("GET", "/hang"), 1u);
+  EXPECT_FALSE(CallDeadline::current());  // the request's deadline did not outlive the call
+}
+
+TEST(HttpClientTest, NoRetryWhoseBackoffWouldEndPastTheDeadline) {
+  FakeHttpServer server;
+  server.onJson("GET", "/busy", 503, {{"message", "busy"}});
+  FakeClock clock;
+  const TimePoint start = clock.now();
+  ClientOptions options = testOptions();
+  options.retry.max_attempts = 5;
+  options.retry.initial_backoff = 10s;
+  Client client(options, clock);
+  Result<Response> response;
+  {
+    CallDeadline deadline(steadyIn(5s));
+    response = client.send(get(server.url("/busy")));
+  }
+  ASSERT_TRUE(response) << response.error().toString();
+  EXPECT_EQ(response->status, 503);  // the last response, as when the retries run out
+  EXPECT_EQ(response->attempts, 1);
+  EXPECT_EQ(server.count("GET", "/busy"), 1u);
+  EXPECT_EQ(clock.now(), start);  // no backoff slept
+}
+
+TEST(HttpClientTest, BackoffSleepsStopAtTheDeadline) {
+  FakeHttpServer server;
+  server.onJson("GET", "/busy", 503, {{"message", "busy"}});
+  SystemClock clock;  // real sleeps: the deadline is real time
+  ClientOptions options = testOptions();
+  options.retry.max_attempts = 100;
+  options.retry.initial_backoff = 100ms;
+  options.retry.multiplier = 1;
+  Client client(options, clock);
+  Result<Response> response;
+  {
+    CallDeadline deadline(steadyIn(1s));
+    response = client.send(get(server.url("/busy")));
+  }
+  ASSERT_TRUE(response) << response.error().toString();
+  EXPECT_EQ(response->status, 503);
+  // Every sleep of 100 ms ended before the 1 s deadline: at most 9 of them, so at most 10
+  // attempts of the 100 allowed; and the first backoff fitted.
+  EXPECT_GE(response->attempts, 2);
+  EXPECT_LE(response->attempts, 10);
+  EXPECT_EQ(server.count("GET", "/busy"), static_cast<size_t>(response->attempts));
+}
+
+TEST(HttpClientTest, AFailureNotRetriedBecauseOfTheDeadlineSaysSo) {
+  int port = 0;
+  {
+    FakeHttpServer probe;
+    port = probe.port();
+  }
+  FakeClock clock;
+  ClientOptions options = testOptions();
+  options.retry.initial_backoff = 10s;
+  Client client(options, clock);
+  Result<Response> response;
+  {
+    CallDeadline deadline(steadyIn(5s));
+    response = client.send(get("http://127.0.0.1:" + std::to_string(port) + "/x"));
+  }
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);  // the deadline has not passed
+  EXPECT_TRUE(response.error().retryable);
+  EXPECT_NE(response.error().message.find("after 1 attempt; not retried: the 10000 ms backoff "
+                                          "would end past the call's deadline"),
+            std::string::npos)
+      << response.error().message;
+}
+
+TEST(HttpClientTest, DeadlinePassedBeforeTheCallSendsNothing) {
+  FakeHttpServer server;
+  server.onJson("GET", "/x", 200, {});
+  FakeClock clock;
+  Client client(testOptions(), clock);
+  Result<Response> response;
+  {
+    CallDeadline deadline(steadyIn(-1ms));
+    response = client.send(get(server.url("/x")));
+  }
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kTimedOut);
+  EXPECT_TRUE(response.error().retryable);
+  EXPECT_NE(response.error().message.find("deadline passed before the request was sent (" +
+                                          server.url("/x")),
+            std::string::npos)
+      << response.error().message;
+  EXPECT_EQ(server.count("GET", "/x"), 0u);
+  // And with no deadline in force the same call goes through.
+  EXPECT_TRUE(client.send(get(server.url("/x"))));
 }
 
 TEST(HttpClientTest, ReusesTheConnection) {

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "clients/openstack_fake_fixture.h"
+#include "freezer/call_deadline.h"
+#include "support/poll.h"
 
 namespace fdr::keystone {
 namespace {
@@ -10,6 +14,7 @@ namespace {
 using fdr::testing::FakeOpenStack;
 using fdr::testing::FakeReply;
 using fdr::testing::FakeRequest;
+using fdr::testing::pollUntil;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -248,6 +253,79 @@ TEST(KeystoneClientTest, KeystoneDownIsRetriedThenUnavailable) {
   EXPECT_TRUE(token.error().retryable);
   // Authentication is marked safe to repeat, so 5xx is retried like a GET.
   EXPECT_EQ(os.server.count("POST", "/identity/v3/auth/tokens"), 4u);
+}
+
+TEST(KeystoneClientTest, AuthenticationCutShortByTheDeadlineIsNotCached) {
+  FakeOpenStack os;
+  // The first authentication is never answered in time; the next ones are.
+  os.server.enqueue("POST", "/identity/v3/auth/tokens",
+                    FakeReply::json(503, {}).after(std::chrono::seconds(30)));
+  os.start();
+  Result<Token> cut;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + 300ms);
+    cut = os.keystone->token();
+  }
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, ErrorCode::kTimedOut) << cut.error().message;
+  EXPECT_TRUE(cut.error().retryable);
+  EXPECT_NE(cut.error().message.find("deadline"), std::string::npos) << cut.error().message;
+  EXPECT_EQ(os.server.count("POST", "/identity/v3/auth/tokens"), 1u);  // not retried past it
+  // The failure was not kept: the next call authenticates, and succeeds.
+  auto token = os.keystone->token();
+  ASSERT_TRUE(token) << token.error().toString();
+  EXPECT_EQ(token->id.reveal(), os.token(1));
+  EXPECT_EQ(os.server.count("POST", "/identity/v3/auth/tokens"), 2u);
+}
+
+TEST(KeystoneClientTest, ReauthenticationAfter401RunsWithinTheDeadline) {
+  FakeOpenStack os;
+  os.server.on("GET", "/compute/v2.1/x", [&](const FakeRequest& r) {
+    if (r.header("x-auth-token") == os.token(1)) return FakeReply::empty(401);
+    return FakeReply::json(200, {{"ok", true}});
+  });
+  os.start();
+  ASSERT_TRUE(os.keystone->token());  // token 1, which the service will refuse
+  os.server.enqueue("POST", "/identity/v3/auth/tokens",
+                    FakeReply::json(503, {}).after(std::chrono::seconds(30)));
+  Result<http::Response> response;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + 300ms);
+    response = os.keystone->call(get(os.compute("/x")));
+  }
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kTimedOut) << response.error().message;
+  EXPECT_EQ(os.server.count("POST", "/identity/v3/auth/tokens"), 2u);
+  EXPECT_EQ(os.server.count("GET", "/compute/v2.1/x"), 1u);  // not resent without a token
+  // Neither the refused token nor the failure was kept.
+  auto again = os.keystone->call(get(os.compute("/x")));
+  ASSERT_TRUE(again) << again.error().toString();
+  EXPECT_EQ(os.tokensIssued(), 2);
+}
+
+TEST(KeystoneClientTest, WaitingForAnotherCallersAuthenticationEndsAtTheDeadline) {
+  FakeOpenStack os;
+  // The first caller's first attempt is answered late (then retried and served).
+  os.server.enqueue("POST", "/identity/v3/auth/tokens",
+                    FakeReply::json(503, {}).after(std::chrono::seconds(3)));
+  os.start();
+  Result<Token> first;
+  std::thread other([&] { first = os.keystone->token(); });
+  ASSERT_TRUE(pollUntil(std::chrono::seconds(10),
+                        [&] { return os.server.count("POST", "/identity/v3/auth/tokens") >= 1; }));
+  Result<Token> second;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + 200ms);
+    second = os.keystone->token();
+  }
+  other.join();
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kTimedOut) << second.error().message;
+  EXPECT_TRUE(second.error().retryable);
+  EXPECT_NE(second.error().message.find("another caller was authenticating"), std::string::npos)
+      << second.error().message;
+  ASSERT_TRUE(first) << first.error().toString();
+  EXPECT_EQ(os.tokensIssued(), 1);
 }
 
 TEST(KeystoneClientTest, EndpointByTypeInterfaceAndRegion) {

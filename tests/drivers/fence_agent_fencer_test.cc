@@ -9,6 +9,7 @@
 #include "drivers/fencing_harness_fixture.h"
 #include "drivers/ipmi_sim_fixture.h"
 #include "drivers/redfish_bmc_fixture.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::testing {
 namespace {
@@ -189,6 +190,46 @@ TEST_F(FakeAgentTest, KillsAHungAgentWithItsProcessGroupAtTheTimeout) {
     return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
   })) << "grandchild "
       << grandchild << " still runs";
+}
+
+TEST_F(FakeAgentTest, KillsAHungAgentWithItsProcessGroupAtTheCallsDeadline) {
+  // The agent's own timeout is far away; the deadline of the call is not.
+  auto fencer = make(agent("fence_hang", kHangingAgent), {{"timeout", "600s"}});
+  ASSERT_TRUE(fencer);
+  Status off;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    off = (*fencer)->powerOff(node());
+  }
+  ASSERT_FALSE(off);
+  EXPECT_EQ(off.error().code, ErrorCode::kTimedOut) << off.error().message;
+  EXPECT_TRUE(off.error().retryable);
+  EXPECT_NE(off.error().message.find("ran past the call's deadline"), std::string::npos)
+      << off.error().message;
+
+  const std::string pid_text = readFile(dir_.file("grandchild.pid"));
+  ASSERT_FALSE(pid_text.empty());
+  const pid_t grandchild = std::stoi(pid_text);
+  EXPECT_TRUE(eventually([&] {
+    const std::string stat = readFile("/proc/" + std::to_string(grandchild) + "/stat");
+    const size_t paren = stat.rfind(')');
+    return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
+  })) << "grandchild "
+      << grandchild << " still runs";
+}
+
+TEST_F(FakeAgentTest, AnAgentIsNotStartedOnceTheCallsDeadlinePassed) {
+  auto fencer = make(agent("fence_rec", kRecordingAgent));
+  ASSERT_TRUE(fencer);
+  Status off;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() - std::chrono::milliseconds(1));
+    off = (*fencer)->powerOff(node());
+  }
+  ASSERT_FALSE(off);
+  EXPECT_EQ(off.error().code, ErrorCode::kTimedOut) << off.error().message;
+  EXPECT_TRUE(off.error().retryable);
+  EXPECT_TRUE(readFile(dir_.file("stdin.txt")).empty());  // it never ran
 }
 
 TEST_F(FakeAgentTest, ExitCodesOutsideTheProtocolAreCorruption) {

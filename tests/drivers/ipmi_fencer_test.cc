@@ -5,6 +5,7 @@
 
 #include "drivers/fencing_harness_fixture.h"
 #include "drivers/ipmi_sim_fixture.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::testing {
 namespace {
@@ -104,6 +105,33 @@ TEST_F(IpmiFencerTest, FrozenBmcTimesOutWithinTheTimeoutThenRecovers) {
   ASSERT_TRUE(bmcs_.thaw(0)) << bmcs_.error();
   auto back = waitForPower(***quick, node, PowerState::kOn);
   ASSERT_TRUE(back) << back.error().message;
+}
+
+TEST_F(IpmiFencerTest, FrozenBmcTimesOutAtTheCallsDeadline) {
+  // The driver's timeout is far away; the deadline of the call is not.
+  auto slow = FencerUnderTest::make("ipmi", simOptions("60s"));
+  ASSERT_TRUE(slow) << slow.error().message;
+  ASSERT_TRUE(bmcs_.freeze(0)) << bmcs_.error();
+  Result<PowerState> state;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    state = (**slow)->powerStatus(bmcs_.node(0));
+  }
+  ASSERT_FALSE(state);
+  EXPECT_EQ(state.error().code, ErrorCode::kTimedOut) << state.error().message;
+  EXPECT_TRUE(state.error().retryable);
+  EXPECT_NE(state.error().message.find("the call's deadline"), std::string::npos)
+      << state.error().message;
+  {
+    CallDeadline passed(std::chrono::steady_clock::now() - std::chrono::milliseconds(1));
+    Status off = (**slow)->powerOff(bmcs_.node(1));
+    ASSERT_FALSE(off);
+    EXPECT_EQ(off.error().code, ErrorCode::kTimedOut) << off.error().message;
+  }
+  // The power-off was never sent: the BMC that still answers reports the node on.
+  auto on = (*fencer_)->powerStatus(bmcs_.node(1));
+  ASSERT_TRUE(on) << on.error().message;
+  EXPECT_EQ(*on, PowerState::kOn);
 }
 
 TEST_F(IpmiFencerTest, StoppedBmcIsAnErrorNotAHang) {

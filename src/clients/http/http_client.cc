@@ -57,6 +57,11 @@ struct Attempt {
   bool too_large = false;
   size_t max_bytes = 0;
   double seconds = 0;
+  // The limits this attempt ran under: the client's, shortened to what was left of the call's
+  // deadline (`deadline_left`, when one was in force).
+  Duration connect_timeout{0};
+  Duration timeout{0};
+  std::optional<Duration> deadline_left;
 };
 
 size_t writeBody(char* data, size_t size, size_t count, void* user) {
@@ -114,6 +119,17 @@ bool neverSent(const Attempt& a) {
   }
 }
 
+// The limit an attempt that timed out ran into: connecting, or the whole attempt.
+Duration timeLimit(const Attempt& a) {
+  return a.request_bytes == 0 ? std::min(a.connect_timeout, a.timeout) : a.timeout;
+}
+
+// True when the attempt timed out at the end of the call's deadline: its limit was all that was
+// left of it (libcurl may give up a millisecond early, so what remains after it is not a test).
+bool cutByDeadline(const Attempt& a) {
+  return a.code == CURLE_OPERATION_TIMEDOUT && a.deadline_left && *a.deadline_left <= timeLimit(a);
+}
+
 Error transportError(const Request& request, const Attempt& a, const ClientOptions& options) {
   const std::string where = originOf(request.url);
   std::string what;
@@ -124,10 +140,9 @@ Error transportError(const Request& request, const Attempt& a, const ClientOptio
     case CURLE_COULDNT_CONNECT: what = "cannot connect to " + where; break;
     case CURLE_OPERATION_TIMEDOUT:
       code = ErrorCode::kTimedOut;
-      what = a.request_bytes == 0 ? "no connection to " + where + " within " +
-                                        std::to_string(options.connect_timeout.count()) + " ms"
-                                  : "no complete response from " + where + " within " +
-                                        std::to_string(options.timeout.count()) + " ms";
+      what = (a.request_bytes == 0 ? "no connection to " : "no complete response from ") + where +
+             " within " + std::to_string(timeLimit(a).count()) + " ms";
+      if (cutByDeadline(a)) what += ", what was left of the call's deadline";
       break;
     case CURLE_PARTIAL_FILE:
       what = "response from " + where + " truncated: got " + std::to_string(a.body.size()) +
@@ -167,6 +182,15 @@ Error transportError(const Request& request, const Attempt& a, const ClientOptio
   std::string detail = a.curl_message.empty() ? curl_easy_strerror(a.code) : a.curl_message;
   return Error{code, request.describe() + ": " + what + " (" + detail + ")",
                isRetryableTransport(a.code)};
+}
+
+// "http://host:port/path?query" without userinfo, for messages (which are scrubbed too).
+std::string shownUrl(const Request& request) {
+  return originOf(request.url) + pathOf(request.url);
+}
+
+std::string attemptsText(int attempts) {
+  return std::to_string(attempts) + (attempts == 1 ? " attempt" : " attempts");
 }
 
 Duration backoffDelay(const RetryPolicy& policy, int attempt) {
@@ -265,9 +289,15 @@ class Client::Impl {
     }
   }
 
-  Attempt perform(const Request& request, const ClientOptions& options) {
+  // One attempt, its timeouts shortened to `deadline_left` (REQUIRES: positive) if given.
+  Attempt perform(const Request& request, const ClientOptions& options,
+                  std::optional<Duration> deadline_left) {
     Attempt a;
     a.max_bytes = options.max_response_bytes;
+    a.deadline_left = deadline_left;
+    a.connect_timeout =
+        deadline_left ? std::min(options.connect_timeout, *deadline_left) : options.connect_timeout;
+    a.timeout = deadline_left ? std::min(options.timeout, *deadline_left) : options.timeout;
     CURL* handle = acquire();
     if (handle == nullptr) {
       a.code = CURLE_FAILED_INIT;
@@ -296,8 +326,8 @@ class Client::Impl {
     curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+                     static_cast<long>(a.connect_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(a.timeout.count()));
     curl_easy_setopt(handle, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf.data());
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &writeBody);
@@ -380,28 +410,56 @@ Client::Client(ClientOptions options, Clock& clock)
 Client::~Client() = default;
 
 Result<Response> Client::send(const Request& request, std::stop_token stop) {
+  std::optional<CallDeadline> own_deadline;
+  if (request.deadline) own_deadline.emplace(*request.deadline);
   const bool idempotent = request.isIdempotent();
   const RetryPolicy& policy = options_.retry;
+  std::string last;  // what the previous attempt got, for an error at the deadline
   for (int attempt = 1;; ++attempt) {
-    Attempt a = impl_->perform(request, options_);
+    const std::optional<Duration> left = CallDeadline::remaining();
+    if (left && left->count() <= 0) {
+      std::string message =
+          request.describe() + ": the call's deadline passed before " +
+          (attempt == 1 ? "the request was sent"
+                        : "attempt " + std::to_string(attempt) + " (after " + last + ")") +
+          " (" + shownUrl(request) + ")";
+      message = redactor_.scrub(message);
+      spdlog::debug("http: {}", message);
+      return fail(ErrorCode::kTimedOut, std::move(message), /*retryable=*/true);
+    }
+    Attempt a = impl_->perform(request, options_, left);
     const std::string request_id = requestIdOf(a.headers);
+    // What is left of the deadline for a backoff and another attempt.
+    const std::optional<Duration> after = CallDeadline::remaining();
     Duration delay{0};
     if (a.code != CURLE_OK) {
       Error error = transportError(request, a, options_);
       const bool may_retry = error.retryable && (idempotent || neverSent(a));
-      if (!may_retry || attempt >= policy.max_attempts) {
-        error.message +=
-            " after " + std::to_string(attempt) + (attempt == 1 ? " attempt" : " attempts");
+      const bool last_attempt = !may_retry || attempt >= policy.max_attempts;
+      if (!last_attempt) delay = backoffDelay(policy, attempt);
+      const bool deadline_stops = !last_attempt && ((after && delay >= *after) || cutByDeadline(a));
+      if (last_attempt || deadline_stops) {
+        error.message += " after " + attemptsText(attempt);
         if (error.retryable && !idempotent && !neverSent(a)) {
           error.message += " (not repeated: the request may have reached the server)";
+        }
+        if ((after && after->count() <= 0) || cutByDeadline(a)) {
+          // Past the deadline: whatever the last failure was, the call ran out of time.
+          error.code = ErrorCode::kTimedOut;
+          error.retryable = true;
+          error.message += "; the call's deadline passed (" + shownUrl(request) + ")";
+        } else if (deadline_stops) {
+          error.message += "; not retried: the " + std::to_string(delay.count()) +
+                           " ms backoff would end past the call's deadline (" +
+                           std::to_string(after->count()) + " ms left)";
         }
         error.message = redactor_.scrub(error.message);
         spdlog::debug("http: {}", error.message);
         return std::unexpected(std::move(error));
       }
-      delay = backoffDelay(policy, attempt);
       spdlog::warn("http: {}; retrying in {} ms (attempt {} of {})", redactor_.scrub(error.message),
                    delay.count(), attempt + 1, policy.max_attempts);
+      last = error.message;
     } else {
       spdlog::debug("http: {} -> {} in {:.0f} ms{}", redactor_.scrub(request.describe()), a.status,
                     a.seconds * 1000,
@@ -426,10 +484,20 @@ Result<Response> Client::send(const Request& request, std::stop_token stop) {
         return response;
       }
       delay = retry_after ? *retry_after : backoffDelay(policy, attempt);
+      if (after && delay >= *after) {
+        spdlog::warn(
+            "http: {} -> HTTP {}{}; not retried: the {} ms wait would end past the call's "
+            "deadline ({} ms left)",
+            redactor_.scrub(request.describe()), response.status,
+            request_id.empty() ? std::string() : " (request " + request_id + ")", delay.count(),
+            after->count());
+        return response;
+      }
       spdlog::warn("http: {} -> HTTP {}{}; retrying in {} ms (attempt {} of {})",
                    redactor_.scrub(request.describe()), response.status,
                    request_id.empty() ? std::string() : " (request " + request_id + ")",
                    delay.count(), attempt + 1, policy.max_attempts);
+      last = "HTTP " + std::to_string(response.status);
     }
     if (!clock_.sleepUntil(clock_.now() + delay, stop)) {
       return fail(ErrorCode::kUnavailable,

@@ -2,7 +2,10 @@
 //
 // - TLS is verified by default (system CAs or `ca_file`; optional client certificate).
 //   `insecure` turns verification off, only when configured, with a warning in the log.
-// - Every call is bounded: a connect timeout and a total timeout per attempt.
+// - Every call is bounded: a connect timeout and a total timeout per attempt, and the deadline
+//   of the call in force on the thread (freezer/call_deadline.h, or Request::deadline) over the
+//   whole call: each attempt's timeouts are shortened to what is left, no backoff is waited for
+//   that would end past it, and a call that reaches it fails kTimedOut (retryable).
 // - Retries: connection errors, timeouts, truncated bodies, 5xx (500/502/503/504) and 429 are
 //   retried with exponential backoff and jitter, honouring Retry-After. A request that is not
 //   idempotent (POST, unless the caller says otherwise) is retried only when the failure proves
@@ -26,6 +29,7 @@
 #include <vector>
 
 #include "clients/http/redactor.h"
+#include "freezer/call_deadline.h"
 #include "freezer/clock.h"
 #include "freezer/model.h"
 #include "freezer/result.h"
@@ -51,6 +55,9 @@ struct Request {
   std::optional<bool> idempotent;
   // What the request is, for logs and errors; default "<METHOD> <path>".
   std::string label;
+  // A deadline for this call, retries and backoff included, on top of (never later than) the
+  // CallDeadline in force on the calling thread.
+  std::optional<SteadyTime> deadline;
 
   [[nodiscard]] bool isIdempotent() const;
   [[nodiscard]] std::string describe() const;
@@ -103,7 +110,10 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends `request`, retrying as described above. `stop` interrupts backoff sleeps.
+  // Sends `request`, retrying as described above. `stop` interrupts backoff sleeps. Within the
+  // call's deadline (see above): a retry whose backoff would end past it is not made (the last
+  // response or error is returned, the error saying so), and an attempt cut short by it, or a
+  // deadline already passed, is a kTimedOut error naming the URL.
   [[nodiscard]] Result<Response> send(const Request& request, std::stop_token stop = {});
 
   // Secrets registered here are masked in every log line and error message of this client.

@@ -8,6 +8,7 @@
 
 #include "clients/http/json_fields.h"
 #include "clients/http/url.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::keystone {
 
@@ -110,8 +111,25 @@ void KeystoneClient::invalidate() {
   token_.reset();
 }
 
+Result<std::unique_lock<std::timed_mutex>> KeystoneClient::lockWithinDeadline() {
+  std::unique_lock lock(mutex_, std::defer_lock);
+  const std::optional<Duration> left = CallDeadline::remaining();
+  if (!left) {
+    lock.lock();
+  } else if (!lock.try_lock_for(*left)) {
+    return fail(ErrorCode::kTimedOut,
+                http_.redactor().scrub("keystone authentication of " + credentials_.describe() +
+                                       " at " + identity_url_ +
+                                       ": the call's deadline passed while another caller was "
+                                       "authenticating"),
+                /*retryable=*/true);
+  }
+  return lock;
+}
+
 Result<Token> KeystoneClient::token(std::stop_token stop) {
-  std::lock_guard lock(mutex_);
+  auto lock = lockWithinDeadline();
+  if (!lock) return std::unexpected(lock.error());
   if (fresh()) return *token_;
   auto issued = authenticate(stop);
   if (!issued) return issued;
@@ -278,7 +296,8 @@ Result<http::Response> KeystoneClient::send(http::Request request, std::stop_tok
                http_.redactor().scrub(request.describe()),
                response->request_id.empty() ? "" : " (request " + response->request_id + ")");
   {
-    std::lock_guard lock(mutex_);
+    auto lock = lockWithinDeadline();
+    if (!lock) return std::unexpected(lock.error());
     if (token_ && token_->id == tok->id) token_.reset();
   }
   auto again = token(stop);

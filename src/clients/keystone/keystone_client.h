@@ -4,6 +4,11 @@
 // The token is cached until shortly before it expires (by the injected Clock). send() adds it
 // to a request and, when the service answers 401, authenticates once more and resends once.
 // Thread-safe.
+//
+// Authentication, first or again after a 401, runs within the deadline of the call in force on
+// the thread (freezer/call_deadline.h), like every request of the HTTP client, and so does the
+// wait for another thread's authentication in progress. Only a token is cached, never a failure:
+// an authentication cut short by a deadline is made again by the next call.
 #pragma once
 
 #include <mutex>
@@ -120,6 +125,8 @@ class KeystoneClient {
 
  private:
   Result<Token> authenticate(std::stop_token stop);
+  // mutex_, waited for until the call's deadline at most (kTimedOut past it).
+  Result<std::unique_lock<std::timed_mutex>> lockWithinDeadline();
   Result<std::string> authBody() const;
   [[nodiscard]] bool fresh() const;  // REQUIRES: mutex_ held
 
@@ -129,7 +136,9 @@ class KeystoneClient {
   KeystoneOptions options_;
   std::string identity_url_;
 
-  mutable std::mutex mutex_;
+  // Timed, so that a caller waiting for another thread's authentication gives up at its own
+  // call's deadline.
+  mutable std::timed_mutex mutex_;
   std::optional<Token> token_;
   TimePoint renew_at_;
   int authentications_ = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "drivers/fencer/fence_agent/agent_process.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::drivers {
 namespace {
@@ -189,16 +190,25 @@ Result<FenceAgentFencer::Reply> FenceAgentFencer::run(const Node& node, const st
   // Python 3.11 warns about every agent's `import pipes` on stderr; that is noise, not failure.
   process.env = {"PYTHONWARNINGS=ignore::DeprecationWarning", "LC_ALL=C"};
   process.stdin_data = std::move(input);
-  process.timeout = config_.timeout;
+  // The agent is killed at its timeout or at the deadline of the call, whichever comes first.
+  process.timeout = CallDeadline::bound(config_.timeout);
+  const bool deadline_bounds = process.timeout < config_.timeout;
+  if (process.timeout.count() <= 0) {
+    return fail(ErrorCode::kTimedOut,
+                reply.where + ": the call's deadline passed before the agent was started", true);
+  }
   auto outcome = runProcess(process);
   if (!outcome) return withContext(outcome.error(), reply.where);
   reply.outcome = std::move(*outcome);
   reply.detail = mask(agentDetail(reply.outcome.out, reply.outcome.err), secrets);
   if (reply.outcome.timed_out) {
+    const std::string limit =
+        deadline_bounds ? "the call's deadline (" + std::to_string(process.timeout.count()) +
+                              " ms left of it when the agent started)"
+                        : "the timeout (" + std::to_string(config_.timeout.count()) + " ms)";
     return fail(ErrorCode::kTimedOut,
-                reply.where + ": the agent ran past the timeout (" +
-                    std::to_string(config_.timeout.count()) +
-                    " ms) and was killed with its process group; last output: " + reply.detail,
+                reply.where + ": the agent ran past " + limit +
+                    " and was killed with its process group; last output: " + reply.detail,
                 true);
   }
   if (reply.outcome.signal != 0) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "freezer/call_deadline.h"
+
 namespace fdr::drivers {
 namespace {
 
@@ -185,6 +187,11 @@ class IpmiFencer final : public Fencer {
     }
     auto settings = settingsFor(config_.defaults, node);
     if (!settings) return withContext(settings.error(), where(node, action));
+    if (CallDeadline::bound(config_.timeout).count() <= 0) {
+      return fail(
+          ErrorCode::kTimedOut,
+          where(node, action) + ": the call's deadline passed before the session was opened", true);
+    }
 
     CtxPtr ctx(ipmi_ctx_create());
     if (!ctx) return fail(ErrorCode::kInternal, where(node, action) + ": ipmi_ctx_create failed");
@@ -206,9 +213,10 @@ class IpmiFencer final : public Fencer {
   // FreeIPMI's session timeout bounds each exchange from the last packet received, and the
   // retransmission timeout is how long it waits before resending. A call is one session set-up,
   // one or two commands and a close on a BMC that answers in milliseconds, so most of `timeout`
-  // goes to the session timeout; the rest covers a BMC that stops answering mid-call.
+  // goes to the session timeout; the rest covers a BMC that stops answering mid-call. `timeout`
+  // is shortened to what is left of the call's deadline, if one is in force.
   [[nodiscard]] std::pair<unsigned int, unsigned int> timeouts() const {
-    const int64_t total_ms = std::max<int64_t>(config_.timeout.count(), 100);
+    const int64_t total_ms = std::max<int64_t>(CallDeadline::bound(config_.timeout).count(), 100);
     const int64_t session_ms = std::max<int64_t>(total_ms * 2 / 3, 50);
     const int64_t retransmission_ms =
         std::clamp<int64_t>(config_.retransmission_timeout.count(), 10, session_ms / 2);
@@ -246,7 +254,11 @@ class IpmiFencer final : public Fencer {
       case IPMI_ERR_MESSAGE_TIMEOUT:
       case IPMI_ERR_PASSWORD_VERIFICATION_TIMEOUT:
         error = {ErrorCode::kTimedOut, "", true};
-        detail += " (no answer within " + std::to_string(config_.timeout.count()) + " ms)";
+        if (const auto left = CallDeadline::remaining(); left && *left < config_.timeout) {
+          detail += " (no answer within the time left before the call's deadline)";
+        } else {
+          detail += " (no answer within " + std::to_string(config_.timeout.count()) + " ms)";
+        }
         break;
       case IPMI_ERR_IPMI_ERROR: error = {ErrorCode::kCorruption, "", true}; break;
       case IPMI_ERR_OUT_OF_MEMORY:
