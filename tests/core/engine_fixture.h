@@ -248,6 +248,7 @@ class EngineHarness : public ::testing::Test {
     fencers_.clear();
     core::EngineDrivers drivers;
     drivers.monitors = {&monitor_};
+    drivers.monitors.insert(drivers.monitors.end(), extra_monitors_.begin(), extra_monitors_.end());
     int n = 0;
     for (ScriptedFencer::Mode mode : levels) {
       fencers_.push_back(std::make_unique<ScriptedFencer>(world_, mode));
@@ -277,6 +278,7 @@ class EngineHarness : public ::testing::Test {
   std::vector<Node> nodes_;
   World world_;
   ScriptedMonitor monitor_;
+  std::vector<Monitor*> extra_monitors_;  // polled after monitor_
   std::vector<std::unique_ptr<ScriptedFencer>> fencers_;
   std::unique_ptr<ScriptedEvacuator> evacuator_;
   RecordingNotifier notifier_;

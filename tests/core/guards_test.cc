@@ -41,10 +41,15 @@ class FakeIsolationCheck final : public IsolationCheck {
 class ApiMonitor final : public Monitor {
  public:
   Result<std::vector<Observation>> poll(std::span<const Node>) override {
+    if (executor != nullptr) {  // black-holed: the connect never completes
+      executor->block();
+      return fail(ErrorCode::kUnavailable, "released at the end of the test");
+    }
     if (!reachable) return fail(ErrorCode::kUnavailable, "nova-api: connection timed out", true);
     return std::vector<Observation>{};
   }
   bool reachable = true;
+  TestExecutor* executor = nullptr;  // set: every poll hangs
 };
 
 // A monitor standing for Nova's view of compute services an operator disabled by hand.
@@ -170,6 +175,21 @@ class GuardsTest : public ::testing::Test {
           return n.kind == NotificationKind::kGuardTripped &&
                  n.subject.find(subject_part) != std::string::npos;
         }));
+  }
+
+  // Guard alerts queued in the journal's outbox (delivered or not).
+  int journalAlerts(const std::string& subject_part) {
+    auto items = journal_.undeliveredOutbox();
+    EXPECT_TRUE(items.has_value());
+    int n = alerts(subject_part);
+    if (!items) return n;
+    for (const OutboxItem& item : *items) {
+      if (item.notification.kind == NotificationKind::kGuardTripped &&
+          item.notification.subject.find(subject_part) != std::string::npos) {
+        n += 1;
+      }
+    }
+    return n;
   }
 
   core::GuardState guards() {
@@ -457,6 +477,28 @@ TEST_F(GuardsTest, ANodeAnOperatorDisabledIsNeverFenced) {
   nova.disabled.clear();  // back from maintenance, and still down: now it is a failure
   runFor(*engine, 20s);
   EXPECT_EQ(fencedNodes(), (std::set<std::string>{"compute-1"}));
+}
+
+TEST_F(GuardsTest, ACutOffControllerAlertsWithinTwoPollsWhileTheCutLasts) {
+  // Every dependency black-holed: the Nova poll never answers (it hangs, as a connect to a
+  // dropped address does) and no reference point answers. No node has failed: the alert must
+  // not wait for a fence to be at stake, nor for the path to come back (issue #12, item 6).
+  isolation_ = std::make_unique<FakeIsolationCheck>(3);
+  nova_ = std::make_unique<ApiMonitor>();
+  auto engine = makeEngine();
+  runFor(*engine, 2s);
+  ASSERT_EQ(alerts("the controller looks isolated"), 0);
+  isolation_->reachable(0);
+  nova_->executor = &executor_;
+  const TimePoint cut_at = clock_.now();
+  while (journalAlerts("the controller looks isolated") == 0 && clock_.now() - cut_at <= 2s) {
+    settledTick(*engine, executor_);
+    clock_.advance(250ms);
+  }
+  EXPECT_EQ(journalAlerts("the controller looks isolated"), 1);
+  // Queued at the tick of the second cycle that saw the cut: two poll intervals after it.
+  EXPECT_LE(clock_.now() - cut_at, 2 * policy_.poll_interval + 250ms);
+  EXPECT_EQ(fencer_->off_calls, 0);
 }
 
 }  // namespace
