@@ -36,15 +36,16 @@ bool TestExecutor::settle() {
 
 void TestExecutor::block() {
   std::unique_lock lock(mutex_);
+  if (released_) return;
   parked_ += 1;
   cv_.notify_all();
-  cv_.wait(lock, [&] { return released_; });
-  parked_ -= 1;
+  cv_.wait(lock, [&] { return released_; });  // release() counted it running again
 }
 
 void TestExecutor::release() {
   std::lock_guard lock(mutex_);
   released_ = true;
+  parked_ = 0;  // running again: settle() waits for them to return
   cv_.notify_all();
 }
 
