@@ -11,9 +11,13 @@ CallDeadline::CallDeadline(SteadyTime deadline) : previous_(tls_deadline) {
   tls_deadline = previous_ ? std::min(*previous_, deadline) : deadline;
 }
 
-CallDeadline::~CallDeadline() { tls_deadline = previous_; }
+CallDeadline::~CallDeadline() {
+  tls_deadline = previous_;
+}
 
-std::optional<SteadyTime> CallDeadline::current() { return tls_deadline; }
+std::optional<SteadyTime> CallDeadline::current() {
+  return tls_deadline;
+}
 
 std::optional<std::chrono::milliseconds> CallDeadline::remaining() {
   if (!tls_deadline) return std::nullopt;
