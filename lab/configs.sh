@@ -184,7 +184,10 @@ tenant_network_types =
 mechanism_drivers =
 extension_drivers = port_security
 EOF
-  uwsgi_ini neutron "$FDR_LAB_PORT_NEUTRON" /usr/bin/neutron-api 1 4 |
+  # Processes, not threads: with several threads a process's concurrent requests can fail with
+  # "`pecan.state` is not bound to a context-local context" (HTTP 500), and Nova then fails an
+  # evacuation's rebuild (setup_networks_on_host) with the instance left in ERROR.
+  uwsgi_ini neutron "$FDR_LAB_PORT_NEUTRON" /usr/bin/neutron-api 2 1 |
     put_file "$ETC/uwsgi/neutron.ini" neutron
 
   # ---- Nova

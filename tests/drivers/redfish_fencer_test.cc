@@ -4,6 +4,7 @@
 
 #include "drivers/fencing_harness_fixture.h"
 #include "drivers/redfish_bmc_fixture.h"
+#include "freezer/call_deadline.h"
 
 namespace fdr::testing {
 namespace {
@@ -140,6 +141,22 @@ TEST_F(RedfishFencerTest, AFrozenBmcTimesOut) {
   auto state = (*fencer)->powerStatus(bmc_.node());
   ASSERT_FALSE(state);
   EXPECT_EQ(state.error().code, ErrorCode::kTimedOut) << state.error().message;
+  ASSERT_TRUE(bmc_.thaw());
+}
+
+TEST_F(RedfishFencerTest, AFrozenBmcTimesOutAtTheCallsDeadline) {
+  // The engine's deadline for the call (CallDeadline) shortens the fencer's own timeout.
+  auto fencer = makeRedfish({{"timeout", "600s"}});
+  ASSERT_TRUE(fencer);
+  ASSERT_TRUE(bmc_.freeze());
+  Result<PowerState> state = PowerState::kUnknown;
+  {
+    CallDeadline deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    state = (*fencer)->powerStatus(bmc_.node());
+  }
+  ASSERT_FALSE(state);
+  EXPECT_EQ(state.error().code, ErrorCode::kTimedOut) << state.error().message;
+  EXPECT_EQ(state.error().message.find("600000 ms"), std::string::npos) << state.error().message;
   ASSERT_TRUE(bmc_.thaw());
 }
 

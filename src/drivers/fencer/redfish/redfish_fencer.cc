@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "freezer/call_deadline.h"
+
 namespace fdr::drivers {
 namespace {
 
@@ -426,7 +428,7 @@ class RedfishFencer final : public Fencer {
   Result<PowerState> powerStatus(const Node& node) override {
     auto target = targetFor(node);
     if (!target) return std::unexpected(target.error());
-    Exchange exchange(*target, node, config_.timeout, "power-status");
+    Exchange exchange(*target, node, CallDeadline::bound(config_.timeout), "power-status");
     if (Status in = exchange.login(); !in) return std::unexpected(in.error());
     auto view = readSystem(*target, exchange);
     if (!view) return std::unexpected(view.error());
@@ -564,7 +566,7 @@ class RedfishFencer final : public Fencer {
                PowerState wanted) {
     auto target = targetFor(node);
     if (!target) return std::unexpected(target.error());
-    Exchange exchange(*target, node, config_.timeout, action);
+    Exchange exchange(*target, node, CallDeadline::bound(config_.timeout), action);
     if (Status in = exchange.login(); !in) return std::unexpected(in.error());
     auto view = readSystem(*target, exchange);
     if (!view) return std::unexpected(view.error());
