@@ -120,7 +120,9 @@ start_bg() {
   rm -f "$RUN/$name.pid"
   printf '\n===== %s starting: %s\n' "$(date '+%F %T')" "$*" >>"$LOG/$name.log"
   # fd 9 is lab/host.sh's lock: a daemon must not inherit (and so hold) it
-  env "${envs[@]}" setsid "$@" </dev/null >>"$LOG/$name.log" 2>&1 9>&- &
+  # Run from the lab's state directory, not the caller's: a daemon (or a hook it runs) must not
+  # depend on a working directory that may be deleted under it (a removed checkout).
+  env -C "$S" "${envs[@]}" setsid "$@" </dev/null >>"$LOG/$name.log" 2>&1 9>&- &
   local pid=$! st pgid
   st=$(proc_starttime "$pid") || die "$name exited at once; see $LOG/$name.log"
   pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')

@@ -117,7 +117,10 @@ mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
 sel_enable 0x20 1000 0x0a
 mc_enable 0x20
 EOF
-  setsid ipmi_sim -n -c "$d/lan.conf" -f "$d/cmds.emu" -s "$d/state" \
+  d=$(cd "$d" && pwd -P)
+  # From the BMC's own directory: its power hooks start the host's services, which must not
+  # inherit a working directory that may be deleted (the checkout that started the BMC).
+  setsid env -C "$d" ipmi_sim -n -c "$d/lan.conf" -f "$d/cmds.emu" -s "$d/state" \
     </dev/null >>"$d/ipmi_sim.log" 2>&1 &
   local pid=$! st
   st=$(proc_starttime "$pid") || die "$name: ipmi_sim exited at once; see $d/ipmi_sim.log"
