@@ -157,28 +157,44 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+// The daemon's engine over `n` nodes, those in `down` failed, `per_host` instances on each.
+struct BenchDaemon {
+  BenchDaemon(Clock& clock, std::set<std::string> down, int per_host, core::EnginePolicy policy,
+              int n)
+      : monitor(clock, std::move(down)),
+        evacuator(per_host),
+        executor(daemonLanes()),
+        engine(std::move(policy), drivers(), journal, clock, nodes(n), executor) {
+    if (!engine.resume()) std::abort();
+  }
+  core::EngineDrivers drivers() {
+    core::EngineDrivers d;
+    d.monitors = {&monitor};
+    d.fencers = {{"bench", &fencer}};
+    d.evacuator = &evacuator;
+    d.notifiers = {{"null", &notifier}};
+    return d;
+  }
+  BenchMonitor monitor;
+  BenchFencer fencer;
+  BenchEvacuator evacuator;
+  NullNotifier notifier;
+  MemoryJournal journal;
+  core::ThreadPoolExecutor executor;  // after the drivers: its workers return before they go
+  core::Engine engine;
+};
+
 void tickTime(int ticks) {
   FakeClock clock;
   std::set<std::string> down;
   for (int i = 1; i <= 10; ++i) down.insert("compute-" + std::to_string(i * 97));
-  BenchMonitor monitor(clock, down);
-  BenchFencer fencer;
-  BenchEvacuator evacuator(20);
-  NullNotifier notifier;
-  MemoryJournal journal;
   core::EnginePolicy policy;
   policy.storm_max_nodes = 20;
   policy.max_fences_per_tick = 10;
   policy.instance_timeout = std::chrono::hours(24);
   policy.poll_interval = 250ms;
-  core::EngineDrivers drivers;
-  drivers.monitors = {&monitor};
-  drivers.fencers = {{"bench", &fencer}};
-  drivers.evacuator = &evacuator;
-  drivers.notifiers = {{"null", &notifier}};
-  core::ThreadPoolExecutor executor(daemonLanes());
-  core::Engine engine(policy, drivers, journal, clock, nodes(1000), executor);
-  if (!engine.resume()) std::abort();
+  BenchDaemon daemon(clock, down, 20, policy, 1000);
+  core::Engine& engine = daemon.engine;
   // Warm up until the ten incidents are open and evacuating.
   for (int i = 0; i < 400; ++i) {
     (void)engine.tick();
@@ -205,21 +221,10 @@ void tickTime(int ticks) {
 
 void idleShare(Duration wall) {
   SystemClock clock;
-  BenchMonitor monitor(clock, {});
-  BenchFencer fencer;
-  BenchEvacuator evacuator(0);
-  NullNotifier notifier;
-  MemoryJournal journal;
   core::EnginePolicy policy;
   policy.poll_interval = 1s;
-  core::EngineDrivers drivers;
-  drivers.monitors = {&monitor};
-  drivers.fencers = {{"bench", &fencer}};
-  drivers.evacuator = &evacuator;
-  drivers.notifiers = {{"null", &notifier}};
-  core::ThreadPoolExecutor executor(daemonLanes());
-  core::Engine engine(policy, drivers, journal, clock, nodes(100), executor);
-  if (!engine.resume()) std::abort();
+  BenchDaemon daemon(clock, {}, 0, policy, 100);
+  core::Engine& engine = daemon.engine;
   const double cpu_before = processCpuMs();
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < wall) {

@@ -194,8 +194,8 @@ void Engine::waitForWork(Duration max_wait, const std::stop_token& stop) {
 }
 
 void Engine::abandonCalls(const std::string& incident_id) {
-  calls_.abandonPrefix(callKey(incident_id, ""));
   const std::string prefix = callKey(incident_id, "");
+  calls_.abandonPrefix(prefix);
   std::erase_if(reask_, [&](const std::string& key) { return key.starts_with(prefix); });
 }
 

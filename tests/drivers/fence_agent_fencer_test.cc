@@ -89,6 +89,20 @@ class FakeAgentTest : public ::testing::Test {
     return made ? std::move(*made) : nullptr;
   }
 
+  // The hung agent's child (it wrote its PID) was killed with the agent's process group: gone,
+  // or a zombie nobody reaps (PID 1 of a container may not), either way not running.
+  void expectGrandchildGone() {
+    const std::string pid_text = readFile(dir_.file("grandchild.pid"));
+    ASSERT_FALSE(pid_text.empty());
+    const pid_t grandchild = std::stoi(pid_text);
+    EXPECT_TRUE(eventually([&] {
+      const std::string stat = readFile("/proc/" + std::to_string(grandchild) + "/stat");
+      const size_t paren = stat.rfind(')');
+      return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
+    })) << "grandchild "
+        << grandchild << " still runs";
+  }
+
   static Node node() {
     Node n;
     n.hostname = "compute-1";
@@ -180,16 +194,7 @@ TEST_F(FakeAgentTest, KillsAHungAgentWithItsProcessGroupAtTheTimeout) {
   EXPECT_NE(off.error().message.find("compute-1"), std::string::npos);
   EXPECT_NE(off.error().message.find("connecting..."), std::string::npos) << off.error().message;
 
-  const std::string pid_text = readFile(dir_.file("grandchild.pid"));
-  ASSERT_FALSE(pid_text.empty());
-  const pid_t grandchild = std::stoi(pid_text);
-  // Gone, or a zombie nobody reaps (PID 1 of a container may not): either way not running.
-  EXPECT_TRUE(eventually([&] {
-    const std::string stat = readFile("/proc/" + std::to_string(grandchild) + "/stat");
-    const size_t paren = stat.rfind(')');
-    return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
-  })) << "grandchild "
-      << grandchild << " still runs";
+  expectGrandchildGone();
 }
 
 TEST_F(FakeAgentTest, KillsAHungAgentWithItsProcessGroupAtTheCallsDeadline) {
@@ -207,15 +212,7 @@ TEST_F(FakeAgentTest, KillsAHungAgentWithItsProcessGroupAtTheCallsDeadline) {
   EXPECT_NE(off.error().message.find("ran past the call's deadline"), std::string::npos)
       << off.error().message;
 
-  const std::string pid_text = readFile(dir_.file("grandchild.pid"));
-  ASSERT_FALSE(pid_text.empty());
-  const pid_t grandchild = std::stoi(pid_text);
-  EXPECT_TRUE(eventually([&] {
-    const std::string stat = readFile("/proc/" + std::to_string(grandchild) + "/stat");
-    const size_t paren = stat.rfind(')');
-    return stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z");
-  })) << "grandchild "
-      << grandchild << " still runs";
+  expectGrandchildGone();
 }
 
 TEST_F(FakeAgentTest, AnAgentIsNotStartedOnceTheCallsDeadlinePassed) {
