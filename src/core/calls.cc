@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include <fmt/format.h>
 
+#include "core/engine_internal.h"
 #include "freezer/call_deadline.h"
 
 namespace fdr::core {
@@ -95,9 +95,7 @@ size_t Calls::collect() {
     if (slot.done || now < slot.deadline) continue;
     slot.done = true;
     slot.result = slot.failure(Error{
-        ErrorCode::kTimedOut,
-        fmt::format("no answer within {:.1f} s", static_cast<double>(slot.timeout.count()) / 1000),
-        true});
+        ErrorCode::kTimedOut, "no answer within " + engine_internal::seconds(slot.timeout), true});
     ready += 1;
   }
   return ready;

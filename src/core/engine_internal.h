@@ -17,8 +17,9 @@ inline constexpr const char* kNodeUpPrefix = "node-up:";
 inline constexpr const char* kFenceLane = "fence";
 inline constexpr const char* kCloudLane = "cloud";
 
+// "0.25 s", "2 s", "60 s": to the millisecond, with no trailing zeros.
 inline std::string seconds(Duration d) {
-  return fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000.0);
+  return fmt::format("{:g} s", static_cast<double>(d.count()) / 1000.0);
 }
 
 // Keys of the calls in flight (core/calls.h): "<incident id>|<what>" for an incident's calls,
