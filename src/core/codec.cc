@@ -1,10 +1,13 @@
 #include "core/codec.h"
 
 #include <climits>
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace fdr {
@@ -41,9 +44,11 @@ std::string describe(const json& v) {
 // every later read is skipped, so a decoder reads straight through and checks status() once.
 class Fields {
  public:
-  Fields(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+  // `note`, if any, ends every error message (" (event kind 'closed')").
+  Fields(const json& j, std::string path, std::string note = "")
+      : j_(j), path_(std::move(path)), note_(std::move(note)) {
     if (!j_.is_object()) {
-      error_ = path_ + ": expected an object, got " + std::string(j_.type_name());
+      setError(path_ + ": expected an object, got " + std::string(j_.type_name()));
     }
   }
 
@@ -118,6 +123,18 @@ class Fields {
     if (!n) return wrongType(key, "a time in integer milliseconds or null", *v);
     out = fromMillis(*n);
   }
+
+  // An empty string is none.
+  void get(std::string_view key, std::optional<std::string>& out) {
+    std::string value;
+    get(key, value);
+    if (error_) return;
+    out = value.empty() ? std::nullopt : std::optional<std::string>(std::move(value));
+  }
+
+  void get(std::string_view key, PowerState& out) { getEnum(key, out, &powerStateFromString); }
+
+  void get(std::string_view key, std::vector<InstanceRecord>& out);
 
   void get(std::string_view key, std::vector<std::string>& out) {
     const json* v = field(key);
@@ -202,11 +219,12 @@ class Fields {
   }
 
   void setError(std::string message) {
-    if (!error_) error_ = std::move(message);
+    if (!error_) error_ = note_.empty() ? std::move(message) : message + " (" + note_ + ")";
   }
 
   const json& j_;
   std::string path_;
+  std::string note_;
   std::optional<std::string> error_;
 };
 
@@ -303,28 +321,184 @@ Result<Incident> decodeIncident(const json& j, const std::string& path) {
   return i;
 }
 
+void Fields::get(std::string_view key, std::vector<InstanceRecord>& out) {
+  getArray(key, out, &decodeInstanceRecord);
+}
+
+// The fields of each event kind, by their journal key: one list for the encoder and the
+// decoder, which call v(key, field) for each (P is the payload type, const or not). The keys are
+// those of the journal's one event format, from before each kind had a payload type of its own:
+// toJson(const Event&) writes them all.
+template <class P, class T>
+concept PayloadOf = std::same_as<std::remove_const_t<P>, T>;
+
+// The kinds without fields.
+template <class P, class V>
+requires std::is_empty_v<P>
+void eventFields(P& /*payload*/, V&& /*v*/) {}
+
+template <PayloadOf<events::Detected> P, class V>
+void eventFields(P& p, V&& v) {
+  v("node", p.node);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::PowerOffRequested> P, class V>
+void eventFields(P& p, V&& v) {
+  v("level", p.level);
+  v("attempt", p.attempt);
+  v("who", p.fencer);
+  v("attempt_deadline", p.attempt_deadline);
+  v("fence_deadline", p.fence_deadline);
+}
+template <PayloadOf<events::PowerOffFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::PowerObserved> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.fencer);
+  v("power", p.power);
+  v("next_check_at", p.next_check_at);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::FenceConfirmed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.fencer);
+}
+template <PayloadOf<events::FenceFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::OperatorConfirmedFenced> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.who);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::ForceDownFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("final", p.final);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::InstancesListed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("records", p.records);
+}
+template <PayloadOf<events::InstancesListFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::EvacuationRequested> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+  v("host", p.host);
+}
+template <PayloadOf<events::EvacuationAccepted> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+}
+template <PayloadOf<events::EvacuationRejected> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+  v("final", p.final);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::InstanceObserved> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+  v("host", p.host);
+  v("status", p.status);
+  v("task_state", p.task_state);
+  v("final", p.final);
+}
+template <PayloadOf<events::InstanceTimedOut> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+  v("final", p.final);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::ReservedHostEnabling> P, class V>
+void eventFields(P& p, V&& v) {
+  v("host", p.host);
+}
+template <PayloadOf<events::ReservedHostEnabled> P, class V>
+void eventFields(P& p, V&& v) {
+  v("host", p.host);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::ReservedHostFull> P, class V>
+void eventFields(P& p, V&& v) {
+  v("host", p.host);
+  v("instance_id", p.instance_id);  // "" when none
+  v("detail", p.detail);
+}
+template <PayloadOf<events::ReservedHostUnusable> P, class V>
+void eventFields(P& p, V&& v) {
+  v("host", p.host);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::NoTargetLeft> P, class V>
+void eventFields(P& p, V&& v) {
+  v("instance_id", p.instance_id);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::Cancelled> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.who);
+  v("detail", p.detail);
+}
+template <PayloadOf<events::UnfenceRequested> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.who);
+  v("deadline", p.deadline);
+}
+template <PayloadOf<events::PowerOnDone> P, class V>
+void eventFields(P& p, V&& v) {
+  v("who", p.fencer);
+}
+template <PayloadOf<events::PowerOnFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::RestoreRequested> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::RestoreFailed> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+template <PayloadOf<events::UnfenceAbandoned> P, class V>
+void eventFields(P& p, V&& v) {
+  v("detail", p.detail);
+}
+
+// The payload of `kind` with every field at its default.
+template <size_t... I>
+EventPayload emptyPayload(EventKind kind, std::index_sequence<I...> /*indexes*/) {
+  EventPayload payload;
+  ((static_cast<size_t>(kind) == I ? static_cast<void>(payload.emplace<I>()) : void()), ...);
+  return payload;
+}
+
+// Decodes the fields of the event's kind, and only those: the journal's events have every field
+// (toJson), those of other kinds at their empty value. A field of its kind that is
+// missing, null where a time is required, or of the wrong type is kCorruption naming the field
+// and the kind ("event.instance_id: missing (event kind 'evacuation-requested')").
 Result<Event> decodeEvent(const json& j, const std::string& path) {
   Event e;
+  EventKind kind = EventKind::kDetected;
   Fields f(j, path);
-  f.getEnum("kind", e.kind, &eventKindFromString);
+  f.getEnum("kind", kind, &eventKindFromString);
   f.get("at", e.at);
-  f.get("node", e.node);
-  f.get("level", e.level);
-  f.get("attempt", e.attempt);
-  f.get("attempt_deadline", e.attempt_deadline);
-  f.get("fence_deadline", e.fence_deadline);
-  f.get("next_check_at", e.next_check_at);
-  if (f.has("deadline")) f.get("deadline", e.deadline);
-  f.getEnum("power", e.power, &powerStateFromString);
-  f.get("who", e.who);
-  f.get("instance_id", e.instance_id);
-  f.get("host", e.host);
-  f.get("status", e.status);
-  f.get("task_state", e.task_state);
-  f.getArray("records", e.records, &decodeInstanceRecord);
-  f.get("final", e.final);
-  f.get("detail", e.detail);
   if (auto s = f.status(); !s) return std::unexpected(s.error());
+  e.payload = emptyPayload(kind, std::make_index_sequence<std::variant_size_v<EventPayload>>());
+  Fields fields(j, path, "event kind '" + std::string(toString(kind)) + "'");
+  std::visit(
+      [&](auto& payload) {
+        eventFields(payload, [&](const char* key, auto& field) { fields.get(key, field); });
+      },
+      e.payload);
+  if (auto s = fields.status(); !s) return std::unexpected(s.error());
   return e;
 }
 
@@ -513,29 +687,63 @@ json toJson(const Incident& i) {
   };
 }
 
-json toJson(const Event& e) {
+json eventFieldJson(const std::string& v) {
+  return v;
+}
+json eventFieldJson(const std::optional<std::string>& v) {
+  return v.value_or("");
+}
+json eventFieldJson(int v) {
+  return v;
+}
+json eventFieldJson(bool v) {
+  return v;
+}
+json eventFieldJson(TimePoint v) {
+  return timeJson(v);
+}
+json eventFieldJson(const std::optional<TimePoint>& v) {
+  return timeJson(v);
+}
+json eventFieldJson(PowerState v) {
+  return toString(v);
+}
+json eventFieldJson(const std::vector<InstanceRecord>& v) {
   json records = json::array();
-  for (const auto& r : e.records) records.push_back(toJson(r));
-  return json{
-      {"kind", toString(e.kind)},
+  for (const auto& r : v) records.push_back(toJson(r));
+  return records;
+}
+
+json toJson(const Event& e) {
+  // Every field of the journal's event format, those of the event's kind set below: an older
+  // binary reads every kind.
+  json j{
+      {"kind", toString(e.kind())},
       {"at", timeJson(e.at)},
-      {"node", e.node},
-      {"level", e.level},
-      {"attempt", e.attempt},
-      {"attempt_deadline", timeJson(e.attempt_deadline)},
-      {"fence_deadline", timeJson(e.fence_deadline)},
-      {"next_check_at", timeJson(e.next_check_at)},
-      {"deadline", timeJson(e.deadline)},
-      {"power", toString(e.power)},
-      {"who", e.who},
-      {"instance_id", e.instance_id},
-      {"host", e.host},
-      {"status", e.status},
-      {"task_state", e.task_state},
-      {"records", std::move(records)},
-      {"final", e.final},
-      {"detail", e.detail},
+      {"node", ""},
+      {"level", 0},
+      {"attempt", 0},
+      {"attempt_deadline", nullptr},
+      {"fence_deadline", nullptr},
+      {"next_check_at", nullptr},
+      {"deadline", nullptr},
+      {"power", toString(PowerState::kUnknown)},
+      {"who", ""},
+      {"instance_id", ""},
+      {"host", ""},
+      {"status", ""},
+      {"task_state", ""},
+      {"records", json::array()},
+      {"final", false},
+      {"detail", ""},
   };
+  std::visit(
+      [&](const auto& payload) {
+        eventFields(payload,
+                    [&](const char* key, const auto& field) { j[key] = eventFieldJson(field); });
+      },
+      e.payload);
+  return j;
 }
 
 json toJson(const InstanceOutcome& o) {

@@ -4,9 +4,19 @@
 // Encoding: every field is always written; enums use the words of src/core/names.cc; times are
 // integer milliseconds since the epoch; an empty optional is written as null.
 //
+// Events keep the journal's one format from before each kind had a payload type of its own
+// (include/freezer/incident_event.h): an object with "kind", "at" and the 16 fields every kind
+// once shared ("node", "level", "attempt", "attempt_deadline", "fence_deadline",
+// "next_check_at", "deadline", "power", "who", "instance_id", "host", "status", "task_state",
+// "records", "final", "detail"). All are written, those the kind does not have at their empty
+// value ("", 0, null, "unknown", [], false), so an older binary reads a newer journal; only the
+// kind's own are read. A fencer's name is "who"; ReservedHostFull's absent instance is "".
+//
 // Decoding is defensive, because it reads what a disk (or another process) handed back: a missing
 // field, a field of the wrong type or an unknown enum word is kCorruption naming the field by its
-// path ("incident.instances[2].phase: missing"). Unknown fields are ignored, so an older binary
+// path ("incident.instances[2].phase: missing"; for an event's field, with the event's kind:
+// "event.instance_id: missing (event kind 'evacuation-requested')"). Unknown fields are ignored,
+// so an older binary
 // reads a newer journal. A field added later must be decoded with a default (not as required),
 // or the journal's schema version must be bumped with a migration that rewrites old rows.
 //

@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -80,11 +81,8 @@ Status Engine::resume() {
   return {};
 }
 
-Event Engine::event(EventKind kind) const {
-  Event e;
-  e.kind = kind;
-  e.at = clock_.now();
-  return e;
+Event Engine::event(EventPayload payload) const {
+  return Event{.at = clock_.now(), .payload = std::move(payload)};
 }
 
 const Node* Engine::node(const std::string& hostname) const {
@@ -103,12 +101,12 @@ Status Engine::record(Incident& incident, Event ev, std::vector<Notification> ou
   }
   if (auto committed = journal_.commit(JournalEntry{*next, ev, std::move(outbox)}, notifier_names_);
       !committed) {
-    spdlog::error("incident {}: cannot journal '{}': {}", incident.id, toString(ev.kind),
+    spdlog::error("incident {}: cannot journal '{}': {}", incident.id, toString(ev.kind()),
                   committed.error().message);
     return committed;
   }
   incident = std::move(*next);
-  killPoint(fmt::format("after:{}", toString(ev.kind)));
+  killPoint(fmt::format("after:{}", toString(ev.kind())));
   return {};
 }
 
@@ -217,10 +215,11 @@ void Engine::runOperatorCommands() {
       if (it == open_.end()) {
         outcome = "refused: no incident of " + command.node + " is waiting for a fence";
       } else {
-        Event ev = event(EventKind::kOperatorConfirmedFenced);
-        ev.who = command.who;
-        ev.detail = "power-off confirmed by hand by " + command.who;
-        const bool recorded = record(it->second, ev).has_value();
+        const bool recorded =
+            record(it->second, event(events::OperatorConfirmedFenced{
+                                   .who = command.who,
+                                   .detail = "power-off confirmed by hand by " + command.who}))
+                .has_value();
         // The fencing calls still in flight answer a question nobody asks any more.
         if (recorded) abandonCalls(it->first);
         outcome = recorded ? "done: incident " + it->first + " resumes"
@@ -264,9 +263,7 @@ void Engine::runOperatorCommands() {
 }
 
 Status Engine::openIncident(const std::string& hostname, const std::string& why) {
-  Event detected = event(EventKind::kDetected);
-  detected.node = hostname;
-  detected.detail = why;
+  const Event detected = event(events::Detected{.node = hostname, .detail = why});
   auto created = apply(Incident{}, detected);
   if (!created) {
     spdlog::error("cannot open an incident for {}: {}", hostname, created.error().message);
@@ -314,11 +311,11 @@ void Engine::advance(Incident& incident) {
 
 bool Engine::advanceClosing(Incident& incident) {
   if (incident.phase == Phase::kNotified) {
-    if (!record(incident, event(EventKind::kClosed))) return false;
+    if (!record(incident, event(events::Closed{}))) return false;
     spdlog::info("incident {} done", incident.id);
     return true;
   }
-  return record(incident, event(EventKind::kNotificationsQueued), completionNotifications(incident))
+  return record(incident, event(events::NotificationsQueued{}), completionNotifications(incident))
       .has_value();
 }
 

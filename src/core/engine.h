@@ -231,7 +231,8 @@ class Engine {
   Notification adminAlert(const Incident& incident, NotificationKind kind,
                           const std::string& subject, const std::string& summary) const;
   const Node* node(const std::string& hostname) const;
-  Event event(EventKind kind) const;
+  // An event happening now.
+  Event event(EventPayload payload) const;
 
   EnginePolicy policy_;
   EngineDrivers drivers_;

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -76,7 +77,7 @@ bool Engine::advanceForceDown(Incident& incident) {
   auto answer = calls_.take<void>(key);
   if (!answer) {
     if (calls_.started(key)) return false;  // in flight
-    if (!record(incident, event(EventKind::kForceDownRequested))) return false;
+    if (!record(incident, event(events::ForceDownRequested{}))) return false;
     const std::string reason =
         fmt::format("freezer-dr: host fenced ({}) at {}, instances being evacuated (incident {})",
                     incident.fence.confirmed_by, formatTime(*incident.fenced_at), incident.id);
@@ -92,22 +93,22 @@ bool Engine::advanceForceDown(Incident& incident) {
   if (down) {
     next_force_down_.erase(incident.id);
     spdlog::info("incident {}: compute service of {} forced down", incident.id, incident.node);
-    return record(incident, event(EventKind::kForceDownDone)).has_value();
+    return record(incident, event(events::ForceDownDone{})).has_value();
   }
-  Event failed = event(EventKind::kForceDownFailed);
-  failed.final = incident.force_down_attempts >= policy_.force_down_max_attempts;
-  failed.detail =
+  const bool give_up = incident.force_down_attempts >= policy_.force_down_max_attempts;
+  const std::string why =
       "cannot force the compute service of " + incident.node + " down: " + down.error().message;
   next_force_down_[incident.id] = now + policy_.force_down_retry;
   std::vector<Notification> outbox;
-  if (failed.final) {
+  if (give_up) {
     outbox.push_back(adminAlert(
         incident, NotificationKind::kRecoveryStuck,
         "[freezer-dr] URGENT: " + incident.node + " is off but its instances cannot be evacuated",
-        failed.detail));
+        why));
   }
-  spdlog::warn("incident {}: {}", incident.id, failed.detail);
-  (void)record(incident, failed, std::move(outbox));
+  spdlog::warn("incident {}: {}", incident.id, why);
+  (void)record(incident, event(events::ForceDownFailed{.final = give_up, .detail = why}),
+               std::move(outbox));
   return false;
 }
 
@@ -169,17 +170,18 @@ bool Engine::advanceListing(Incident& incident) {
   }
   const Result<std::vector<Instance>>& instances = *listed_now;
   if (!instances) {
-    Event failed = event(EventKind::kInstancesListFailed);
-    failed.detail =
-        "cannot list the instances of " + incident.node + ": " + instances.error().message;
-    (void)record(incident, failed);
+    (void)record(incident, event(events::InstancesListFailed{
+                               .detail = "cannot list the instances of " + incident.node + ": " +
+                                         instances.error().message}));
     return false;
   }
-  Event listed = event(EventKind::kInstancesListed);
-  listed.records = toRecords(*instances);
-  if (!record(incident, listed)) return false;
-  spdlog::info("incident {}: {} instance(s) to evacuate from {}", incident.id,
-               listed.records.size(), incident.node);
+  std::vector<InstanceRecord> records = toRecords(*instances);
+  const size_t count = records.size();
+  if (!record(incident, event(events::InstancesListed{.records = std::move(records)}))) {
+    return false;
+  }
+  spdlog::info("incident {}: {} instance(s) to evacuate from {}", incident.id, count,
+               incident.node);
   return true;
 }
 
@@ -227,11 +229,10 @@ void Engine::followEvacuations() {
     const bool out_of_retries = r->attempts - r->full_host_attempts > policy_.evacuation_retries;
     if (!shown[i]) {
       if (shown[i].error().code == ErrorCode::kNotFound) {
-        Event gone = event(EventKind::kEvacuationRejected);
-        gone.instance_id = r->id;
-        gone.final = true;
-        gone.detail = "the instance no longer exists";
-        (void)record(incident, gone);
+        (void)record(
+            incident,
+            event(events::EvacuationRejected{
+                .instance_id = r->id, .final = true, .detail = "the instance no longer exists"}));
       } else {
         spdlog::warn("cannot read instance {}: {}", r->id, shown[i].error().message);
       }
@@ -253,26 +254,26 @@ void Engine::followEvacuations() {
       // Sent to a reserved host, it never left the failed host: the scheduler found no room
       // there (NoValidHost). That host is full; the instance goes to the next one. (Another
       // fault is the instance's own problem: a failure like any other, not a full host.)
-      Event full = event(EventKind::kReservedHostFull);
-      full.host = r->target_host;
-      full.instance_id = r->id;
-      full.detail = fmt::format("reserved host {} could not take {}: {}", r->target_host, r->id,
-                                vm.fault.empty() ? "it went to ERROR without leaving " +
-                                                       incident.node + " (no fault recorded)"
-                                                 : vm.fault);
-      spdlog::warn("incident {}: {}", incident.id, full.detail);
-      (void)record(incident, full);
+      const std::string why = fmt::format(
+          "reserved host {} could not take {}: {}", r->target_host, r->id,
+          vm.fault.empty()
+              ? "it went to ERROR without leaving " + incident.node + " (no fault recorded)"
+              : vm.fault);
+      spdlog::warn("incident {}: {}", incident.id, why);
+      (void)record(incident, event(events::ReservedHostFull{
+                                 .host = r->target_host, .instance_id = r->id, .detail = why}));
       continue;
     }
-    Event observed = event(EventKind::kInstanceObserved);
-    observed.instance_id = r->id;
-    observed.host = vm.host;
-    observed.status = vm.status;
-    observed.task_state = vm.task_state;
-    observed.final = out_of_retries;
+    const std::string instance_id = r->id;
     const InstancePhase before = r->phase;
-    if (!record(incident, observed)) continue;
-    const InstanceRecord* after = findInstance(incident, observed.instance_id);
+    if (!record(incident, event(events::InstanceObserved{.instance_id = instance_id,
+                                                         .host = vm.host,
+                                                         .status = vm.status,
+                                                         .task_state = vm.task_state,
+                                                         .final = out_of_retries}))) {
+      continue;
+    }
+    const InstanceRecord* after = findInstance(incident, instance_id);
     if (after->phase == InstancePhase::kDone && before != InstancePhase::kDone) {
       spdlog::info("incident {}: instance {} ({}) runs on {}", incident.id, after->id, after->name,
                    after->new_host);
@@ -280,12 +281,12 @@ void Engine::followEvacuations() {
     }
     if ((after->phase == InstancePhase::kRebuilding || after->phase == InstancePhase::kRequested) &&
         after->requested_at && now - *after->requested_at >= policy_.instance_timeout) {
-      Event timed_out = event(EventKind::kInstanceTimedOut);
-      timed_out.instance_id = after->id;
-      timed_out.final = out_of_retries;
-      timed_out.detail = "not running elsewhere " + seconds(policy_.instance_timeout) +
-                         " after the evacuation request";
-      (void)record(incident, timed_out);
+      (void)record(incident,
+                   event(events::InstanceTimedOut{.instance_id = after->id,
+                                                  .final = out_of_retries,
+                                                  .detail = "not running elsewhere " +
+                                                            seconds(policy_.instance_timeout) +
+                                                            " after the evacuation request"}));
     }
   }
 }
@@ -304,9 +305,7 @@ void Engine::takeEvacuationAnswers() {
       const InstanceRecord* r = findInstance(incident, instance_id);
       if (r == nullptr || r->phase != InstancePhase::kRequested) continue;
       if (answer) {
-        Event accepted = event(EventKind::kEvacuationAccepted);
-        accepted.instance_id = r->id;
-        (void)record(incident, accepted);
+        (void)record(incident, event(events::EvacuationAccepted{.instance_id = r->id}));
         continue;
       }
       if (answer.error().code == ErrorCode::kTimedOut) {
@@ -318,21 +317,19 @@ void Engine::takeEvacuationAnswers() {
       }
       const std::string& why = answer.error().message;
       if (!r->target_host.empty() && noValidHost(why)) {
-        Event full = event(EventKind::kReservedHostFull);
-        full.host = r->target_host;
-        full.instance_id = r->id;
-        full.detail =
+        const std::string detail =
             fmt::format("reserved host {} could not take {}: {}", r->target_host, r->id, why);
-        spdlog::warn("incident {}: {}", incident.id, full.detail);
-        (void)record(incident, full);
+        spdlog::warn("incident {}: {}", incident.id, detail);
+        (void)record(incident,
+                     event(events::ReservedHostFull{
+                         .host = r->target_host, .instance_id = r->id, .detail = detail}));
         continue;
       }
-      Event rejected = event(EventKind::kEvacuationRejected);
-      rejected.instance_id = r->id;
-      rejected.final = r->attempts - r->full_host_attempts > policy_.evacuation_retries;
-      rejected.detail = why;
-      spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id,
-                   rejected.detail);
+      const Event rejected = event(events::EvacuationRejected{
+          .instance_id = r->id,
+          .final = r->attempts - r->full_host_attempts > policy_.evacuation_retries,
+          .detail = why});
+      spdlog::warn("incident {}: evacuation of {} refused: {}", incident.id, r->id, why);
       (void)record(incident, rejected);
     }
   }
@@ -391,9 +388,8 @@ void Engine::requestEvacuations() {
       continue;
     }
     if (target.kind == Target::Kind::kNoneLeft) {
-      Event none = event(EventKind::kNoTargetLeft);
-      none.instance_id = c.instance_id;
-      none.detail = target.why;
+      const Event none =
+          event(events::NoTargetLeft{.instance_id = c.instance_id, .detail = target.why});
       spdlog::error("incident {}: instance {} not evacuated: {}", incident.id, c.instance_id,
                     target.why);
       (void)record(incident, none);
@@ -404,10 +400,10 @@ void Engine::requestEvacuations() {
       waiting.insert(c.incident_id);  // that host rebuilds as many as it may at once
       continue;
     }
-    Event requested = event(EventKind::kEvacuationRequested);
-    requested.instance_id = c.instance_id;
-    requested.host = target.host;
-    if (!record(incident, requested)) continue;
+    if (!record(incident, event(events::EvacuationRequested{.instance_id = c.instance_id,
+                                                            .host = target.host}))) {
+      continue;
+    }
     reask_.erase(evacuateKey(incident, c.instance_id));
     EvacuationRequest request{c.instance_id, incident.node,
                               target.kind == Target::Kind::kHost
@@ -462,23 +458,28 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
       not_used.push_back(fmt::format("{} ({}: {})", host, toString(bad->state), bad->reason));
       continue;
     }
-    Event unusable = event(EventKind::kReservedHostUnusable);
-    unusable.host = host;
+    // Found unusable: journaled with the time it was looked at.
+    const TimePoint looked_at = clock_.now();
+    const auto unusable = [&](std::string why) {
+      return Event{.at = looked_at,
+                   .payload = events::ReservedHostUnusable{.host = host, .detail = std::move(why)}};
+    };
     if (!failed_itself.empty()) {
       not_used.push_back(fmt::format("{} (unusable: {})", host, failed_itself));
       if (host == incident.node) continue;  // never recorded as a reserved host of itself
-      unusable.detail = "reserved host " + host + " is not used: " + failed_itself;
-      if (!record(incident, unusable)) return wait;
+      if (!record(incident, unusable("reserved host " + host + " is not used: " + failed_itself))) {
+        return wait;
+      }
       continue;
     }
     if (mine != nullptr && mine->state == ReservedHostState::kEnabled) {
       return towards(host);
     }
     if (mine == nullptr && !enabled_by.empty()) {
-      Event enabled = event(EventKind::kReservedHostEnabled);
-      enabled.host = host;
-      enabled.detail = "enabled by incident " + enabled_by;
-      if (!record(incident, enabled)) return wait;
+      if (!record(incident, event(events::ReservedHostEnabled{
+                                .host = host, .detail = "enabled by incident " + enabled_by}))) {
+        return wait;
+      }
       return towards(host);
     }
     // First use by this incident (or resumed while enabling): its compute service must be up,
@@ -510,18 +511,19 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
       if (!on && retryLater(on.error(), "enabling")) return wait;
       if (!on) {
         reserved_trouble_since_.erase(trouble_key);
-        unusable.detail = "cannot enable the compute service of reserved host " + host + ": " +
-                          on.error().message +
-                          (on.error().retryable ? kReservedHostRetriedNote : "");
-        spdlog::warn("incident {}: {}", incident.id, unusable.detail);
-        not_used.push_back(fmt::format("{} (unusable: {})", host, unusable.detail));
-        if (!record(incident, unusable)) return wait;
+        const std::string why = "cannot enable the compute service of reserved host " + host +
+                                ": " + on.error().message +
+                                (on.error().retryable ? kReservedHostRetriedNote : "");
+        spdlog::warn("incident {}: {}", incident.id, why);
+        not_used.push_back(fmt::format("{} (unusable: {})", host, why));
+        if (!record(incident, unusable(why))) return wait;
         continue;
       }
-      Event enabled = event(EventKind::kReservedHostEnabled);
-      enabled.host = host;
-      enabled.detail = "its compute service was enabled by freezer-dr";
-      if (!record(incident, enabled)) return wait;
+      if (!record(incident,
+                  event(events::ReservedHostEnabled{
+                      .host = host, .detail = "its compute service was enabled by freezer-dr"}))) {
+        return wait;
+      }
       reserved_trouble_since_.erase(trouble_key);
       return towards(host);
     }
@@ -545,20 +547,14 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
     }
     if (!why.empty()) {
       reserved_trouble_since_.erase(trouble_key);
-      unusable.detail = "reserved host " + host + " is not used: " + why;
-      spdlog::warn("incident {}: {}", incident.id, unusable.detail);
+      const std::string detail = "reserved host " + host + " is not used: " + why;
+      spdlog::warn("incident {}: {}", incident.id, detail);
       not_used.push_back(fmt::format("{} (unusable: {})", host, why));
-      if (!record(incident, unusable)) return wait;
+      if (!record(incident, unusable(detail))) return wait;
       continue;
     }
-    Event enabled = event(EventKind::kReservedHostEnabled);
-    enabled.host = host;
-    if (!service->disabled) {
-      enabled.detail = "its compute service was enabled already";
-    } else {
-      Event enabling = event(EventKind::kReservedHostEnabling);
-      enabling.host = host;
-      if (!record(incident, enabling)) return wait;
+    if (service->disabled) {
+      if (!record(incident, event(events::ReservedHostEnabling{.host = host}))) return wait;
       spdlog::warn("incident {}: enabling the compute service of reserved host {}", incident.id,
                    host);
       calls_.start<void>(enable_key, kCloudLane, policy_.cloud_call_timeout,
@@ -569,7 +565,11 @@ Engine::Target Engine::chooseTarget(Incident& incident) {
                          });
       return wait;  // its answer is taken at a later tick, above
     }
-    if (!record(incident, enabled)) return wait;
+    if (!record(incident,
+                event(events::ReservedHostEnabled{
+                    .host = host, .detail = "its compute service was enabled already"}))) {
+      return wait;
+    }
     reserved_trouble_since_.erase(trouble_key);
     return towards(host);
   }

@@ -3,6 +3,9 @@
 // accepted the power state is read back, with backoff, until it reads OFF. Each call runs on the
 // fence lane (several nodes are fenced at once; a BMC that hangs holds only its own node), and
 // its answer is journaled at a later tick before the next step is taken.
+#include <optional>
+#include <utility>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -29,12 +32,16 @@ std::string powerStatusKey(const Incident& incident) {
 
 Status Engine::requestPowerOff(Incident& incident, int level, int attempt, bool new_deadline) {
   const NamedFencer& fencer = drivers_.fencers[static_cast<size_t>(level)];
-  Event ev = event(EventKind::kPowerOffRequested);
-  ev.level = level;
-  ev.attempt = attempt;
-  ev.who = fencer.name;
-  ev.attempt_deadline = ev.at + policy_.fence_attempt_timeout;
-  if (new_deadline || !incident.fence.deadline) ev.fence_deadline = ev.at + policy_.fence_deadline;
+  const TimePoint now = clock_.now();
+  std::optional<TimePoint> fence_deadline;  // none: the one set keeps
+  if (new_deadline || !incident.fence.deadline) fence_deadline = now + policy_.fence_deadline;
+  const Event ev{
+      .at = now,
+      .payload = events::PowerOffRequested{.level = level,
+                                           .attempt = attempt,
+                                           .fencer = fencer.name,
+                                           .attempt_deadline = now + policy_.fence_attempt_timeout,
+                                           .fence_deadline = fence_deadline}};
   // The last attempt's request, if it is still out, is answered to nobody.
   if (incident.fence.off_requested_at) calls_.abandon(powerOffKey(incident));
   if (auto recorded = record(incident, ev); !recorded) return recorded;
@@ -53,12 +60,11 @@ Status Engine::requestPowerOff(Incident& incident, int level, int attempt, bool 
 
 bool Engine::advanceFencing(Incident& incident) {
   if (drivers_.fencers.empty()) {
-    Event failed = event(EventKind::kFenceFailed);
-    failed.detail = "no fencer is configured";
-    return record(incident, failed,
-                  {adminAlert(incident, NotificationKind::kFenceFailed,
-                              "[freezer-dr] URGENT: " + incident.node + " could not be fenced",
-                              failed.detail)})
+    const std::string why = "no fencer is configured";
+    return record(
+               incident, event(events::FenceFailed{.detail = why}),
+               {adminAlert(incident, NotificationKind::kFenceFailed,
+                           "[freezer-dr] URGENT: " + incident.node + " could not be fenced", why)})
         .has_value();
   }
   const TimePoint now = clock_.now();
@@ -71,11 +77,9 @@ bool Engine::advanceFencing(Incident& incident) {
   }
   const NamedFencer& fencer = drivers_.fencers[static_cast<size_t>(fence.level)];
   const auto fail_fence = [&](const std::string& why) {
-    Event failed = event(EventKind::kFenceFailed);
-    failed.detail = why;
     spdlog::error("incident {}: fence failed: {}; nothing will be evacuated", incident.id, why);
     const bool recorded =
-        record(incident, failed,
+        record(incident, event(events::FenceFailed{.detail = why}),
                {adminAlert(incident, NotificationKind::kFenceFailed,
                            "[freezer-dr] URGENT: " + incident.node + " could not be fenced",
                            "freezer-dr could not confirm that " + incident.node +
@@ -90,11 +94,11 @@ bool Engine::advanceFencing(Incident& incident) {
   // The answer to this attempt's power-off request (success only means it was accepted).
   if (fence.off_requested_at) {
     if (auto off = calls_.take<void>(powerOffKey(incident)); off && !*off) {
-      Event failed = event(EventKind::kPowerOffFailed);
-      failed.detail = fmt::format("{} could not power {} off: {}", fencer.name, incident.node,
-                                  off->error().message);
-      spdlog::warn("incident {}: {}", incident.id, failed.detail);
-      return record(incident, failed).has_value();  // the attempt is over
+      const std::string why = fmt::format("{} could not power {} off: {}", fencer.name,
+                                          incident.node, off->error().message);
+      spdlog::warn("incident {}: {}", incident.id, why);
+      return record(incident, event(events::PowerOffFailed{.detail = why}))
+          .has_value();  // the attempt is over
     }
   }
   if (fence.deadline && now >= *fence.deadline) {
@@ -105,22 +109,25 @@ bool Engine::advanceFencing(Incident& incident) {
   if (off_answered && fence.next_check_at && *fence.next_check_at <= now) {
     const std::string key = powerStatusKey(incident);
     if (auto power = calls_.take<PowerState>(key)) {
-      Event observed = event(EventKind::kPowerObserved);
-      observed.who = fencer.name;
-      observed.power = *power ? **power : PowerState::kUnknown;
+      const TimePoint read_at = clock_.now();
+      const PowerState read_power = *power ? **power : PowerState::kUnknown;
+      std::string problem;
       if (!*power) {
-        observed.detail =
-            fencer.name + " could not read the power state: " + power->error().message;
-      } else if (**power != PowerState::kOff) {
-        observed.detail = fencer.name + " reads the power " + std::string(toString(**power));
+        problem = fencer.name + " could not read the power state: " + power->error().message;
+      } else if (read_power != PowerState::kOff) {
+        problem = fencer.name + " reads the power " + std::string(toString(read_power));
       }
       Duration backoff = policy_.check_backoff_initial * (1 << std::min(fence.checks, 10));
-      observed.next_check_at = observed.at + std::min(backoff, policy_.check_backoff_max);
+      const Event observed{
+          .at = read_at,
+          .payload = events::PowerObserved{
+              .fencer = fencer.name,
+              .power = read_power,
+              .next_check_at = read_at + std::min(backoff, policy_.check_backoff_max),
+              .detail = std::move(problem)}};
       if (!record(incident, observed)) return false;
-      if (observed.power == PowerState::kOff) {
-        Event confirmed = event(EventKind::kFenceConfirmed);
-        confirmed.who = fencer.name;
-        if (!record(incident, confirmed)) return false;
+      if (read_power == PowerState::kOff) {
+        if (!record(incident, event(events::FenceConfirmed{.fencer = fencer.name}))) return false;
         spdlog::warn("incident {}: {} is off (read back through {})", incident.id, incident.node,
                      fencer.name);
         return true;

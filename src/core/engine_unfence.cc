@@ -39,9 +39,10 @@ std::string Engine::startUnfence(const OperatorCommand& command) {
            ")";
   }
   Incident incident = *last;
-  Event requested = event(EventKind::kUnfenceRequested);
-  requested.who = command.who;
-  requested.deadline = requested.at + policy_.unfence_deadline;
+  const TimePoint now = clock_.now();
+  const Event requested{.at = now,
+                        .payload = events::UnfenceRequested{
+                            .who = command.who, .deadline = now + policy_.unfence_deadline}};
   if (!record(incident, requested)) return "failed: could not journal the unfence";
   spdlog::warn("node {}: unfence asked by {} (incident {}); it must report within {}", host,
                command.who, incident.id, seconds(policy_.unfence_deadline));
@@ -69,8 +70,7 @@ void Engine::advanceUnfences() {
 
 bool Engine::abandonUnfence(Incident& incident, const std::string& why) {
   const UnfenceProgress& u = incident.unfence;
-  Event abandoned = event(EventKind::kUnfenceAbandoned);
-  abandoned.detail = "unfence of " + incident.node + " abandoned: " + why;
+  const std::string detail = "unfence of " + incident.node + " abandoned: " + why;
   const std::string last_problem = incident.problems.empty() ? "" : incident.problems.back();
   std::string summary =
       fmt::format("{} asked at {} to return {} to service. freezer-dr gave up: {}.", u.who,
@@ -83,10 +83,10 @@ bool Engine::abandonUnfence(Incident& incident, const std::string& why) {
       " Its compute service is left forced down and disabled: check the node and its "
       "nova-compute, then run: freezer-dr unfence " +
       incident.node;
-  spdlog::error("incident {}: {}", incident.id, abandoned.detail);
+  spdlog::error("incident {}: {}", incident.id, detail);
   calls_.abandonPrefix(callKey(incident.node, ""));
   powering_on_.erase(incident.node);
-  return record(incident, abandoned,
+  return record(incident, event(events::UnfenceAbandoned{.detail = detail}),
                 {adminAlert(incident, NotificationKind::kUnfenceFailed,
                             "[freezer-dr] " + incident.node + " could not be returned to service",
                             summary)})
@@ -123,12 +123,11 @@ bool Engine::advanceUnfence(Incident& incident) {
   // REQUIRES: kRestoreRequested journaled and the call started; handles its answer.
   const auto restored_service = [&](const Status& restored) -> bool {
     if (!restored) {
-      Event failed = event(EventKind::kRestoreFailed);
-      failed.detail = "cannot return the compute service of " + incident.node +
-                      " to service: " + restored.error().message;
-      spdlog::warn("incident {}: {}", incident.id, failed.detail);
+      const std::string why = "cannot return the compute service of " + incident.node +
+                              " to service: " + restored.error().message;
+      spdlog::warn("incident {}: {}", incident.id, why);
       next_unfence_try_[incident.node] = now + policy_.unfence_poll;
-      (void)record(incident, failed);
+      (void)record(incident, event(events::RestoreFailed{.detail = why}));
       return false;
     }
     Notification back = adminAlert(
@@ -140,7 +139,7 @@ bool Engine::advanceUnfence(Incident& incident) {
                     "by incident {} stay where they are.",
                     u.who, u.requested_at ? formatTime(*u.requested_at) : "?", incident.node,
                     u.powered_on_by, incident.id));
-    if (!record(incident, event(EventKind::kBackInService), {std::move(back)})) return false;
+    if (!record(incident, event(events::BackInService{}), {std::move(back)})) return false;
     spdlog::warn("node {} is back in service (incident {})", incident.node, incident.id);
     if (auto saved = journal_.setSetting(kNodeUpPrefix + incident.node,
                                          std::to_string(toMillis(clock_.now())));
@@ -173,7 +172,7 @@ bool Engine::advanceUnfence(Incident& incident) {
       };
       auto asking = powering_on_.find(incident.node);
       if (asking == powering_on_.end()) {
-        if (!record(incident, event(EventKind::kPowerOnRequested))) return false;
+        if (!record(incident, event(events::PowerOnRequested{}))) return false;
         asking = powering_on_.emplace(incident.node, PowerOn{}).first;
         if (!drivers_.fencers.empty()) {
           ask(0);
@@ -187,8 +186,7 @@ bool Engine::advanceUnfence(Incident& incident) {
         const NamedFencer& fencer = drivers_.fencers[p.level];
         if (*on) {
           powering_on_.erase(asking);
-          Event done = event(EventKind::kPowerOnDone);
-          done.who = fencer.name;
+          const Event done = event(events::PowerOnDone{.fencer = fencer.name});
           spdlog::warn("node {}: powered on through {}; waiting for its compute service",
                        incident.node, fencer.name);
           return record(incident, done).has_value();
@@ -199,13 +197,13 @@ bool Engine::advanceUnfence(Incident& incident) {
           return false;
         }
       }
-      Event failed = event(EventKind::kPowerOnFailed);
-      failed.detail = "cannot power " + incident.node + " on: " +
-                      (p.errors.empty() ? std::string("no fencer is configured") : p.errors);
+      const std::string why =
+          "cannot power " + incident.node +
+          " on: " + (p.errors.empty() ? std::string("no fencer is configured") : p.errors);
       powering_on_.erase(asking);
-      spdlog::warn("incident {}: {}", incident.id, failed.detail);
+      spdlog::warn("incident {}: {}", incident.id, why);
       next_unfence_try_[incident.node] = now + policy_.unfence_poll;
-      (void)record(incident, failed);
+      (void)record(incident, event(events::PowerOnFailed{.detail = why}));
       return false;
     }
     case UnfenceStep::kWaitingForCompute: {
@@ -230,10 +228,11 @@ bool Engine::advanceUnfence(Incident& incident) {
           *service->updated_at <= *u.power_on_requested_at) {
         return false;
       }
-      Event restore = event(EventKind::kRestoreRequested);
-      restore.detail = "compute service of " + incident.node + " reported at " +
-                       formatTime(*service->updated_at);
-      if (!record(incident, restore)) return false;
+      if (!record(incident, event(events::RestoreRequested{
+                                .detail = "compute service of " + incident.node + " reported at " +
+                                          formatTime(*service->updated_at)}))) {
+        return false;
+      }
       next_unfence_try_.erase(incident.node);
       start_restore();
       return false;
@@ -246,9 +245,7 @@ bool Engine::advanceUnfence(Incident& incident) {
       }
       // Resumed, or the outcome of the last request could not be journaled: unforce and enable
       // are idempotent, so they are asked again.
-      Event again = event(EventKind::kRestoreRequested);
-      again.detail = "asked again";
-      if (!record(incident, again)) return false;
+      if (!record(incident, event(events::RestoreRequested{.detail = "asked again"}))) return false;
       start_restore();
       return false;
     }

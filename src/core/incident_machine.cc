@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <initializer_list>
-#include <iterator>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -17,12 +18,18 @@ bool in(InstancePhase p, std::initializer_list<InstancePhase> allowed) {
   return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
 }
 
-std::unexpected<Error> refuse(const Incident& incident, const Event& event,
+bool in(UnfenceStep s, std::initializer_list<UnfenceStep> allowed) {
+  return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
+}
+
+// The event (named by its payload's kind) is not allowed on `incident`.
+template <class E>
+std::unexpected<Error> refuse(const Incident& incident, const E& /*event*/,
                               const std::string& why = "") {
   return fail(
       ErrorCode::kInvalidArgument,
       fmt::format("incident {}: event '{}' is not allowed in phase '{}'{}", incident.id,
-                  toString(event.kind), toString(incident.phase), why.empty() ? "" : ": " + why));
+                  toString(kindOf<E>()), toString(incident.phase), why.empty() ? "" : ": " + why));
 }
 
 bool isFinal(InstancePhase p) {
@@ -46,247 +53,485 @@ void finishIfAllFinal(Incident& incident, TimePoint at) {
   incident.evacuated_at = at;
 }
 
-void problem(Incident& incident, const Event& event) {
-  if (!event.detail.empty()) incident.problems.push_back(event.detail);
+void problem(Incident& incident, const std::string& detail) {
+  if (!detail.empty()) incident.problems.push_back(detail);
 }
 
-Result<Incident> applyInstanceEvent(Incident next, const Event& event) {
-  if (next.phase != Phase::kEvacuating) return refuse(next, event);
-  if (!next.fenced_at || next.fence.confirmed_by.empty()) {
-    return refuse(next, event, "the node's power-off was never confirmed");
+// One event applied to an incident that exists: `before` is the incident as it was (refusals
+// name it), `next` the incident after the event, already at revision + 1 and updated_at = at.
+// Each transition below takes its own payload type; a refusal leaves `next` to be dropped.
+struct Step {
+  const Incident& before;
+  Incident& next;
+  TimePoint at;
+};
+
+// Fencing.
+
+Status on(const Step& s, const events::PowerOffRequested& e) {
+  FenceProgress& fence = s.next.fence;
+  if (!in(s.next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(s.before, e);
+  if (!fence.deadline && !e.fence_deadline) return refuse(s.before, e, "no fence deadline");
+  s.next.phase = Phase::kFencing;
+  fence.level = e.level;
+  fence.attempt = e.attempt;
+  fence.off_requested_at = s.at;
+  fence.attempt_deadline = e.attempt_deadline;
+  if (e.fence_deadline) fence.deadline = e.fence_deadline;  // first, or on resume
+  fence.next_check_at = s.at;
+  fence.checks = 0;
+  fence.last_power = PowerState::kUnknown;
+  return {};
+}
+
+Status on(const Step& s, const events::PowerOffFailed& e) {
+  if (s.next.phase != Phase::kFencing) return refuse(s.before, e);
+  s.next.fence.off_requested_at.reset();
+  s.next.fence.next_check_at.reset();
+  problem(s.next, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::PowerObserved& e) {
+  FenceProgress& fence = s.next.fence;
+  if (s.next.phase != Phase::kFencing) return refuse(s.before, e);
+  fence.last_power = e.power;
+  fence.checks += 1;
+  fence.next_check_at = e.next_check_at;
+  if (e.power != PowerState::kOff) problem(s.next, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::FenceConfirmed& e) {
+  if (s.next.phase != Phase::kFencing) return refuse(s.before, e);
+  if (s.next.fence.last_power != PowerState::kOff) {
+    return refuse(s.before, e, "the power state was not read back as off");
   }
-  InstanceRecord* record = findMutable(next, event.instance_id);
+  if (e.fencer.empty()) return refuse(s.before, e, "no fencer named");
+  s.next.phase = Phase::kFenced;
+  s.next.fenced_at = s.at;
+  s.next.fence.confirmed_by = "fencer:" + e.fencer;
+  s.next.fence.confirmed_at = s.at;
+  return {};
+}
+
+Status on(const Step& s, const events::FenceFailed& e) {
+  if (!in(s.next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(s.before, e);
+  s.next.phase = Phase::kFenceFailed;
+  problem(s.next, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::OperatorConfirmedFenced& e) {
+  if (!in(s.next.phase, {Phase::kDetected, Phase::kFencing, Phase::kFenceFailed})) {
+    return refuse(s.before, e);
+  }
+  if (e.who.empty()) return refuse(s.before, e, "no operator named");
+  s.next.phase = Phase::kFenced;
+  s.next.fenced_at = s.at;
+  s.next.fence.confirmed_by = "operator:" + e.who;
+  s.next.fence.confirmed_at = s.at;
+  return {};
+}
+
+// Force-down.
+
+Status on(const Step& s, const events::ForceDownRequested& e) {
+  if (s.next.phase != Phase::kFenced) return refuse(s.before, e);
+  s.next.force_down_attempts += 1;
+  return {};
+}
+
+Status on(const Step& s, const events::ForceDownDone& e) {
+  if (s.next.phase != Phase::kFenced) return refuse(s.before, e);
+  s.next.phase = Phase::kComputeDown;
+  s.next.compute_down_at = s.at;
+  return {};
+}
+
+Status on(const Step& s, const events::ForceDownFailed& e) {
+  if (s.next.phase != Phase::kFenced) return refuse(s.before, e);
+  problem(s.next, e.detail);
+  if (e.final) s.next.phase = Phase::kForceDownFailed;
+  return {};
+}
+
+// Instances.
+
+Status on(const Step& s, const events::InstancesListed& e) {
+  if (s.next.phase != Phase::kComputeDown) return refuse(s.before, e);
+  s.next.instances = e.records;
+  s.next.phase = Phase::kEvacuating;
+  finishIfAllFinal(s.next, s.at);
+  return {};
+}
+
+Status on(const Step& s, const events::InstancesListFailed& e) {
+  if (s.next.phase != Phase::kComputeDown) return refuse(s.before, e);
+  problem(s.next, e.detail);
+  return {};
+}
+
+// The record of the instance an instance event names, once the incident evacuates a node whose
+// power-off was confirmed (invariant 1).
+template <class E>
+Result<InstanceRecord*> evacuating(const Step& s, const E& e, const std::string& instance_id) {
+  if (s.next.phase != Phase::kEvacuating) return refuse(s.before, e);
+  if (!s.next.fenced_at || s.next.fence.confirmed_by.empty()) {
+    return refuse(s.before, e, "the node's power-off was never confirmed");
+  }
+  InstanceRecord* record = findMutable(s.next, instance_id);
   if (record == nullptr) {
-    return refuse(next, event, "no instance " + event.instance_id + " in this incident");
+    return refuse(s.before, e, "no instance " + instance_id + " in this incident");
   }
-  const auto back_to_pending_or_failed = [&](const std::string& reason) {
-    record->reason = reason;
-    if (event.final) {
-      record->phase = InstancePhase::kFailed;
-      record->finished_at = event.at;
-    } else {
-      record->phase = InstancePhase::kPending;
-    }
-  };
-  switch (event.kind) {
-    case EventKind::kEvacuationRequested:
-      if (!in(record->phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
-        return refuse(next, event,
-                      "instance " + record->id + " is " + std::string(toString(record->phase)));
-      }
-      record->phase = InstancePhase::kRequested;
-      record->attempts += 1;
-      record->requested_at = event.at;
-      record->target_host = event.host;
-      break;
-    case EventKind::kEvacuationAccepted:
-      if (record->phase != InstancePhase::kRequested) return refuse(next, event);
-      record->phase = InstancePhase::kRebuilding;
-      break;
-    case EventKind::kEvacuationRejected:
-      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
-        return refuse(next, event);
-      }
-      back_to_pending_or_failed(event.detail);
-      break;
-    case EventKind::kInstanceObserved: {
-      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
-        return refuse(next, event);
-      }
-      const bool elsewhere = !event.host.empty() && event.host != next.node;
-      if (event.status == "ERROR" && elsewhere) {
-        // The rebuild failed on its new host. That host is up, so Nova would refuse another
-        // evacuation: it needs an operator.
-        record->phase = InstancePhase::kFailed;
-        record->finished_at = event.at;
-        record->reason = "rebuild failed: the instance is in ERROR on " + event.host;
-      } else if (event.status == "ERROR") {
-        back_to_pending_or_failed("the instance went to ERROR before leaving the failed host");
-      } else if (elsewhere && event.task_state.empty() &&
-                 event.status == expectedStatusAfterEvacuation(record->former_status)) {
-        record->phase = InstancePhase::kDone;
-        record->new_host = event.host;
-        record->finished_at = event.at;
-        record->reason.clear();
-      } else if (elsewhere || event.task_state == "rebuilding" || event.status == "REBUILD") {
-        record->phase = InstancePhase::kRebuilding;
-      }
-      break;
-    }
-    case EventKind::kInstanceTimedOut:
-      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
-        return refuse(next, event);
-      }
-      back_to_pending_or_failed(event.detail.empty() ? "timed out" : event.detail);
-      break;
-    case EventKind::kNoTargetLeft:
-      // kRequested: resumed with no evacuation seen in the cloud, about to be asked again.
-      if (!in(record->phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
-        return refuse(next, event);
-      }
-      record->phase = InstancePhase::kFailed;
-      record->finished_at = event.at;
-      record->reason = event.detail;
-      break;
-    default: return refuse(next, event);
-  }
-  finishIfAllFinal(next, event.at);
-  return next;
+  return record;
 }
 
-// A reserved host's use by this incident (Incident::reserved_hosts): enabling → enabled → full,
-// or enabling → unusable. A full host's instance (instance_id) goes back to pending.
-Result<Incident> applyReservedHostEvent(Incident next, const Event& event) {
-  if (next.phase != Phase::kEvacuating) return refuse(next, event);
-  if (!next.fenced_at || next.fence.confirmed_by.empty()) {
-    return refuse(next, event, "the node's power-off was never confirmed");
-  }
-  if (event.host.empty()) return refuse(next, event, "no reserved host named");
-  if (event.host == next.node) {
-    return refuse(next, event, "the failed node cannot be its own reserved host");
-  }
-  auto it = std::find_if(next.reserved_hosts.begin(), next.reserved_hosts.end(),
-                         [&](const ReservedHostUse& u) { return u.host == event.host; });
-  const bool known = it != next.reserved_hosts.end();
-  const ReservedHostState state = known ? it->state : ReservedHostState::kEnabling;
-  const auto refuse_state = [&] {
-    return refuse(next, event,
-                  "reserved host " + event.host + " is " + std::string(toString(state)));
-  };
-  const auto set = [&](ReservedHostState to) {
-    if (!known) {
-      ReservedHostUse use;
-      use.host = event.host;
-      next.reserved_hosts.push_back(std::move(use));
-      it = std::prev(next.reserved_hosts.end());
-    }
-    it->state = to;
-    it->reason = event.detail;
-    it->at = event.at;
-  };
-  switch (event.kind) {
-    case EventKind::kReservedHostUnusable:  // also once enabled: it may fail during the incident
-      if (state != ReservedHostState::kEnabling && state != ReservedHostState::kEnabled) {
-        return refuse_state();
-      }
-      set(ReservedHostState::kUnusable);
-      problem(next, event);
-      return next;
-    case EventKind::kReservedHostEnabling:
-    case EventKind::kReservedHostEnabled:
-      if (state != ReservedHostState::kEnabling) return refuse_state();
-      set(event.kind == EventKind::kReservedHostEnabling ? ReservedHostState::kEnabling
-                                                         : ReservedHostState::kEnabled);
-      return next;
-    case EventKind::kReservedHostFull: {
-      // From unusable too: requests sent while it was enabled come back after it was found
-      // unusable (it failed itself, say); they go back to pending all the same.
-      if (!known || state == ReservedHostState::kEnabling) return refuse_state();
-      if (state == ReservedHostState::kEnabled) {
-        set(ReservedHostState::kFull);
-        problem(next, event);
-      }
-      if (event.instance_id.empty()) return next;
-      InstanceRecord* record = findMutable(next, event.instance_id);
-      if (record == nullptr) {
-        return refuse(next, event, "no instance " + event.instance_id + " in this incident");
-      }
-      if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding}) ||
-          record->target_host != event.host) {
-        return refuse(next, event,
-                      "instance " + record->id + " is not being sent to " + event.host);
-      }
-      record->phase = InstancePhase::kPending;
-      record->full_host_attempts += 1;
-      record->reason = event.detail;
-      return next;
-    }
-    default: return refuse(next, event);
+void backToPendingOrFailed(InstanceRecord& record, const std::string& reason, bool final,
+                           TimePoint at) {
+  record.reason = reason;
+  if (final) {
+    record.phase = InstancePhase::kFailed;
+    record.finished_at = at;
+  } else {
+    record.phase = InstancePhase::kPending;
   }
 }
 
-bool isUnfenceEvent(EventKind kind) {
-  switch (kind) {
-    case EventKind::kUnfenceRequested:
-    case EventKind::kPowerOnRequested:
-    case EventKind::kPowerOnDone:
-    case EventKind::kPowerOnFailed:
-    case EventKind::kRestoreRequested:
-    case EventKind::kRestoreFailed:
-    case EventKind::kBackInService:
-    case EventKind::kUnfenceAbandoned: return true;
-    default: return false;
+Status on(const Step& s, const events::EvacuationRequested& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  if (!in(record.phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
+    return refuse(s.before, e,
+                  "instance " + record.id + " is " + std::string(toString(record.phase)));
   }
+  record.phase = InstancePhase::kRequested;
+  record.attempts += 1;
+  record.requested_at = s.at;
+  record.target_host = e.host;
+  return {};
 }
 
-bool in(UnfenceStep s, std::initializer_list<UnfenceStep> allowed) {
-  return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
+Status on(const Step& s, const events::EvacuationAccepted& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  if (record.phase != InstancePhase::kRequested) return refuse(s.before, e);
+  record.phase = InstancePhase::kRebuilding;
+  return {};
+}
+
+Status on(const Step& s, const events::EvacuationRejected& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  if (!in(record.phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+    return refuse(s.before, e);
+  }
+  backToPendingOrFailed(record, e.detail, e.final, s.at);
+  finishIfAllFinal(s.next, s.at);
+  return {};
+}
+
+Status on(const Step& s, const events::InstanceObserved& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  if (!in(record.phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+    return refuse(s.before, e);
+  }
+  const bool elsewhere = !e.host.empty() && e.host != s.next.node;
+  if (e.status == "ERROR" && elsewhere) {
+    // The rebuild failed on its new host. That host is up, so Nova would refuse another
+    // evacuation: it needs an operator.
+    record.phase = InstancePhase::kFailed;
+    record.finished_at = s.at;
+    record.reason = "rebuild failed: the instance is in ERROR on " + e.host;
+  } else if (e.status == "ERROR") {
+    backToPendingOrFailed(record, "the instance went to ERROR before leaving the failed host",
+                          e.final, s.at);
+  } else if (elsewhere && e.task_state.empty() &&
+             e.status == expectedStatusAfterEvacuation(record.former_status)) {
+    record.phase = InstancePhase::kDone;
+    record.new_host = e.host;
+    record.finished_at = s.at;
+    record.reason.clear();
+  } else if (elsewhere || e.task_state == "rebuilding" || e.status == "REBUILD") {
+    record.phase = InstancePhase::kRebuilding;
+  }
+  finishIfAllFinal(s.next, s.at);
+  return {};
+}
+
+Status on(const Step& s, const events::InstanceTimedOut& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  if (!in(record.phase, {InstancePhase::kRequested, InstancePhase::kRebuilding})) {
+    return refuse(s.before, e);
+  }
+  backToPendingOrFailed(record, e.detail.empty() ? "timed out" : e.detail, e.final, s.at);
+  finishIfAllFinal(s.next, s.at);
+  return {};
+}
+
+Status on(const Step& s, const events::NoTargetLeft& e) {
+  auto found = evacuating(s, e, e.instance_id);
+  if (!found) return std::unexpected(found.error());
+  InstanceRecord& record = **found;
+  // kRequested: resumed with no evacuation seen in the cloud, about to be asked again.
+  if (!in(record.phase, {InstancePhase::kPending, InstancePhase::kRequested})) {
+    return refuse(s.before, e);
+  }
+  record.phase = InstancePhase::kFailed;
+  record.finished_at = s.at;
+  record.reason = e.detail;
+  finishIfAllFinal(s.next, s.at);
+  return {};
+}
+
+// Reserved hosts: a host's use by this incident (Incident::reserved_hosts) goes enabling →
+// enabled → full, or enabling → unusable (or enabled → unusable: it may fail during the
+// incident). A full host's instance goes back to pending.
+
+// The incident's use of the reserved host a reserved-host event names, once the incident
+// evacuates a node whose power-off was confirmed; nullptr before the host's first event.
+template <class E>
+Result<ReservedHostUse*> reservedHost(const Step& s, const E& e, const std::string& host) {
+  if (s.next.phase != Phase::kEvacuating) return refuse(s.before, e);
+  if (!s.next.fenced_at || s.next.fence.confirmed_by.empty()) {
+    return refuse(s.before, e, "the node's power-off was never confirmed");
+  }
+  if (host.empty()) return refuse(s.before, e, "no reserved host named");
+  if (host == s.next.node) {
+    return refuse(s.before, e, "the failed node cannot be its own reserved host");
+  }
+  auto it = std::find_if(s.next.reserved_hosts.begin(), s.next.reserved_hosts.end(),
+                         [&](const ReservedHostUse& u) { return u.host == host; });
+  return it == s.next.reserved_hosts.end() ? nullptr : &*it;
+}
+
+ReservedHostState stateOf(const ReservedHostUse* use) {
+  return use != nullptr ? use->state : ReservedHostState::kEnabling;
+}
+
+template <class E>
+std::unexpected<Error> refuseState(const Step& s, const E& e, const std::string& host,
+                                   const ReservedHostUse* use) {
+  return refuse(s.before, e,
+                "reserved host " + host + " is " + std::string(toString(stateOf(use))));
+}
+
+// Sets the state of the host's use (`use`, or a new one on the host's first event).
+void setState(const Step& s, ReservedHostUse* use, const std::string& host, ReservedHostState to,
+              const std::string& reason) {
+  if (use == nullptr) {
+    ReservedHostUse added;
+    added.host = host;
+    s.next.reserved_hosts.push_back(std::move(added));
+    use = &s.next.reserved_hosts.back();
+  }
+  use->state = to;
+  use->reason = reason;
+  use->at = s.at;
+}
+
+Status on(const Step& s, const events::ReservedHostEnabling& e) {
+  auto use = reservedHost(s, e, e.host);
+  if (!use) return std::unexpected(use.error());
+  if (stateOf(*use) != ReservedHostState::kEnabling) return refuseState(s, e, e.host, *use);
+  setState(s, *use, e.host, ReservedHostState::kEnabling, "");
+  return {};
+}
+
+Status on(const Step& s, const events::ReservedHostEnabled& e) {
+  auto use = reservedHost(s, e, e.host);
+  if (!use) return std::unexpected(use.error());
+  if (stateOf(*use) != ReservedHostState::kEnabling) return refuseState(s, e, e.host, *use);
+  setState(s, *use, e.host, ReservedHostState::kEnabled, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::ReservedHostFull& e) {
+  auto use = reservedHost(s, e, e.host);
+  if (!use) return std::unexpected(use.error());
+  // From unusable too: requests sent while it was enabled come back after it was found
+  // unusable (it failed itself, say); they go back to pending all the same.
+  const ReservedHostState state = stateOf(*use);
+  if (*use == nullptr || state == ReservedHostState::kEnabling) {
+    return refuseState(s, e, e.host, *use);
+  }
+  if (state == ReservedHostState::kEnabled) {
+    setState(s, *use, e.host, ReservedHostState::kFull, e.detail);
+    problem(s.next, e.detail);
+  }
+  if (!e.instance_id) return {};
+  InstanceRecord* record = findMutable(s.next, *e.instance_id);
+  if (record == nullptr) {
+    return refuse(s.before, e, "no instance " + *e.instance_id + " in this incident");
+  }
+  if (!in(record->phase, {InstancePhase::kRequested, InstancePhase::kRebuilding}) ||
+      record->target_host != e.host) {
+    return refuse(s.before, e, "instance " + record->id + " is not being sent to " + e.host);
+  }
+  record->phase = InstancePhase::kPending;
+  record->full_host_attempts += 1;
+  record->reason = e.detail;
+  return {};
+}
+
+Status on(const Step& s, const events::ReservedHostUnusable& e) {
+  auto use = reservedHost(s, e, e.host);
+  if (!use) return std::unexpected(use.error());
+  const ReservedHostState state = stateOf(*use);
+  if (state != ReservedHostState::kEnabling && state != ReservedHostState::kEnabled) {
+    return refuseState(s, e, e.host, *use);
+  }
+  setState(s, *use, e.host, ReservedHostState::kUnusable, e.detail);
+  problem(s.next, e.detail);
+  return {};
+}
+
+// The end of an incident.
+
+Status on(const Step& s, const events::NotificationsQueued& e) {
+  if (!in(s.next.phase, {Phase::kEvacuated, Phase::kPartlyEvacuated})) return refuse(s.before, e);
+  s.next.phase = Phase::kNotified;
+  return {};
+}
+
+Status on(const Step& s, const events::Closed& e) {
+  if (s.next.phase != Phase::kNotified) return refuse(s.before, e);
+  s.next.phase = Phase::kDone;
+  s.next.closed_at = s.at;
+  return {};
+}
+
+Status on(const Step& s, const events::Cancelled& e) {
+  if (e.who.empty()) return refuse(s.before, e, "no operator named");
+  s.next.phase = Phase::kCancelled;
+  s.next.closed_at = s.at;
+  problem(s.next, e.detail);
+  return {};
 }
 
 // The unfence of a closed incident's node. Never touches the recovery's own fields.
-Result<Incident> applyUnfenceEvent(const Incident& incident, const Event& event) {
-  if (!isTerminal(incident.phase)) {
-    return refuse(incident, event, "an unfence needs a closed incident");
+
+template <class E>
+std::unexpected<Error> refuseStep(const Step& s, const E& e) {
+  return refuse(s.before, e, "the unfence is " + std::string(toString(s.before.unfence.step)));
+}
+
+Status on(const Step& s, const events::UnfenceRequested& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (!in(u.step, {UnfenceStep::kNone, UnfenceStep::kAbandoned})) return refuseStep(s, e);
+  if (e.who.empty()) return refuse(s.before, e, "no operator named");
+  u = UnfenceProgress{};
+  u.step = UnfenceStep::kRequested;
+  u.who = e.who;
+  u.requested_at = s.at;
+  u.deadline = e.deadline;
+  return {};
+}
+
+Status on(const Step& s, const events::PowerOnRequested& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (!in(u.step, {UnfenceStep::kRequested, UnfenceStep::kPoweringOn})) return refuseStep(s, e);
+  u.step = UnfenceStep::kPoweringOn;
+  u.power_on_attempts += 1;
+  u.power_on_requested_at = s.at;
+  return {};
+}
+
+Status on(const Step& s, const events::PowerOnDone& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (u.step != UnfenceStep::kPoweringOn) return refuseStep(s, e);
+  if (e.fencer.empty()) return refuse(s.before, e, "no fencer named");
+  u.step = UnfenceStep::kWaitingForCompute;
+  u.powered_on_by = e.fencer;
+  return {};
+}
+
+Status on(const Step& s, const events::PowerOnFailed& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (u.step != UnfenceStep::kPoweringOn) return refuseStep(s, e);
+  u.step = UnfenceStep::kRequested;
+  problem(s.next, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::RestoreRequested& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (!in(u.step, {UnfenceStep::kWaitingForCompute, UnfenceStep::kRestoring})) {
+    return refuseStep(s, e);
+  }
+  u.step = UnfenceStep::kRestoring;
+  return {};
+}
+
+Status on(const Step& s, const events::RestoreFailed& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (u.step != UnfenceStep::kRestoring) return refuseStep(s, e);
+  u.step = UnfenceStep::kWaitingForCompute;
+  problem(s.next, e.detail);
+  return {};
+}
+
+Status on(const Step& s, const events::BackInService& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (u.step != UnfenceStep::kRestoring) return refuseStep(s, e);
+  u.step = UnfenceStep::kDone;
+  u.restored_at = s.at;
+  return {};
+}
+
+Status on(const Step& s, const events::UnfenceAbandoned& e) {
+  UnfenceProgress& u = s.next.unfence;
+  if (!isUnfenceActive(u.step)) return refuseStep(s, e);
+  u.step = UnfenceStep::kAbandoned;
+  problem(s.next, e.detail);
+  return {};
+}
+
+// The unfence events: only on a closed incident. Every other event but kDetected: only on an
+// open one.
+template <class E>
+constexpr bool kIsUnfenceEvent =
+    std::is_same_v<E, events::UnfenceRequested> || std::is_same_v<E, events::PowerOnRequested> ||
+    std::is_same_v<E, events::PowerOnDone> || std::is_same_v<E, events::PowerOnFailed> ||
+    std::is_same_v<E, events::RestoreRequested> || std::is_same_v<E, events::RestoreFailed> ||
+    std::is_same_v<E, events::BackInService> || std::is_same_v<E, events::UnfenceAbandoned>;
+
+// kDetected creates the incident.
+Result<Incident> transition(const Incident& incident, TimePoint at, const events::Detected& e) {
+  if (incident.revision != 0) return refuse(incident, e, "the incident already exists");
+  if (e.node.empty()) return refuse(incident, e, "no node named");
+  Incident created;
+  created.node = e.node;
+  created.id = fmt::format("{}@{}", e.node, toMillis(at));
+  created.phase = Phase::kDetected;
+  created.detected_at = at;
+  created.updated_at = at;
+  created.revision = 1;
+  return created;
+}
+
+template <class E>
+Result<Incident> transition(const Incident& incident, TimePoint at, const E& e) {
+  if (incident.revision == 0) return refuse(incident, e, "no such incident yet");
+  if constexpr (kIsUnfenceEvent<E>) {
+    if (!isTerminal(incident.phase)) {
+      return refuse(incident, e, "an unfence needs a closed incident");
+    }
+  } else {
+    if (isTerminal(incident.phase)) return refuse(incident, e, "the incident is closed");
   }
   Incident next = incident;
   next.revision += 1;
-  next.updated_at = event.at;
-  UnfenceProgress& u = next.unfence;
-  const auto refuse_step = [&] {
-    return refuse(incident, event,
-                  "the unfence is " + std::string(toString(incident.unfence.step)));
-  };
-  switch (event.kind) {
-    case EventKind::kUnfenceRequested:
-      if (!in(u.step, {UnfenceStep::kNone, UnfenceStep::kAbandoned})) return refuse_step();
-      if (event.who.empty()) return refuse(incident, event, "no operator named");
-      if (!event.deadline) return refuse(incident, event, "no deadline");
-      u = UnfenceProgress{};
-      u.step = UnfenceStep::kRequested;
-      u.who = event.who;
-      u.requested_at = event.at;
-      u.deadline = event.deadline;
-      return next;
-    case EventKind::kPowerOnRequested:
-      if (!in(u.step, {UnfenceStep::kRequested, UnfenceStep::kPoweringOn})) return refuse_step();
-      u.step = UnfenceStep::kPoweringOn;
-      u.power_on_attempts += 1;
-      u.power_on_requested_at = event.at;
-      return next;
-    case EventKind::kPowerOnDone:
-      if (u.step != UnfenceStep::kPoweringOn) return refuse_step();
-      if (event.who.empty()) return refuse(incident, event, "no fencer named");
-      u.step = UnfenceStep::kWaitingForCompute;
-      u.powered_on_by = event.who;
-      return next;
-    case EventKind::kPowerOnFailed:
-      if (u.step != UnfenceStep::kPoweringOn) return refuse_step();
-      u.step = UnfenceStep::kRequested;
-      problem(next, event);
-      return next;
-    case EventKind::kRestoreRequested:
-      if (!in(u.step, {UnfenceStep::kWaitingForCompute, UnfenceStep::kRestoring})) {
-        return refuse_step();
-      }
-      u.step = UnfenceStep::kRestoring;
-      return next;
-    case EventKind::kRestoreFailed:
-      if (u.step != UnfenceStep::kRestoring) return refuse_step();
-      u.step = UnfenceStep::kWaitingForCompute;
-      problem(next, event);
-      return next;
-    case EventKind::kBackInService:
-      if (u.step != UnfenceStep::kRestoring) return refuse_step();
-      u.step = UnfenceStep::kDone;
-      u.restored_at = event.at;
-      return next;
-    case EventKind::kUnfenceAbandoned:
-      if (!isUnfenceActive(u.step)) return refuse_step();
-      u.step = UnfenceStep::kAbandoned;
-      problem(next, event);
-      return next;
-    default: return refuse(incident, event);
-  }
+  next.updated_at = at;
+  if (Status done = on(Step{incident, next, at}, e); !done) return std::unexpected(done.error());
+  return next;
 }
 
 }  // namespace
@@ -308,161 +553,8 @@ const InstanceRecord* findInstance(const Incident& incident, const std::string& 
 }
 
 Result<Incident> apply(const Incident& incident, const Event& event) {
-  if (event.kind == EventKind::kDetected) {
-    if (incident.revision != 0) return refuse(incident, event, "the incident already exists");
-    if (event.node.empty()) return refuse(incident, event, "no node named");
-    Incident created;
-    created.node = event.node;
-    created.id = fmt::format("{}@{}", event.node, toMillis(event.at));
-    created.phase = Phase::kDetected;
-    created.detected_at = event.at;
-    created.updated_at = event.at;
-    created.revision = 1;
-    return created;
-  }
-  if (incident.revision == 0) return refuse(incident, event, "no such incident yet");
-  if (isUnfenceEvent(event.kind)) return applyUnfenceEvent(incident, event);
-  if (isTerminal(incident.phase)) return refuse(incident, event, "the incident is closed");
-
-  Incident next = incident;
-  next.revision += 1;
-  next.updated_at = event.at;
-  FenceProgress& fence = next.fence;
-
-  switch (event.kind) {
-    case EventKind::kPowerOffRequested:
-      if (!in(next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(incident, event);
-      if (!event.attempt_deadline) return refuse(incident, event, "no attempt deadline");
-      if (!fence.deadline && !event.fence_deadline) {
-        return refuse(incident, event, "no fence deadline");
-      }
-      next.phase = Phase::kFencing;
-      fence.level = event.level;
-      fence.attempt = event.attempt;
-      fence.off_requested_at = event.at;
-      fence.attempt_deadline = event.attempt_deadline;
-      if (event.fence_deadline) fence.deadline = event.fence_deadline;  // first, or on resume
-      fence.next_check_at = event.at;
-      fence.checks = 0;
-      fence.last_power = PowerState::kUnknown;
-      return next;
-
-    case EventKind::kPowerOffFailed:
-      if (next.phase != Phase::kFencing) return refuse(incident, event);
-      fence.off_requested_at.reset();
-      fence.next_check_at.reset();
-      problem(next, event);
-      return next;
-
-    case EventKind::kPowerObserved:
-      if (next.phase != Phase::kFencing) return refuse(incident, event);
-      fence.last_power = event.power;
-      fence.checks += 1;
-      fence.next_check_at = event.next_check_at;
-      if (event.power != PowerState::kOff) problem(next, event);
-      return next;
-
-    case EventKind::kFenceConfirmed:
-      if (next.phase != Phase::kFencing) return refuse(incident, event);
-      if (fence.last_power != PowerState::kOff) {
-        return refuse(incident, event, "the power state was not read back as off");
-      }
-      if (event.who.empty()) return refuse(incident, event, "no fencer named");
-      next.phase = Phase::kFenced;
-      next.fenced_at = event.at;
-      fence.confirmed_by = "fencer:" + event.who;
-      fence.confirmed_at = event.at;
-      return next;
-
-    case EventKind::kFenceFailed:
-      if (!in(next.phase, {Phase::kDetected, Phase::kFencing})) return refuse(incident, event);
-      next.phase = Phase::kFenceFailed;
-      problem(next, event);
-      return next;
-
-    case EventKind::kOperatorConfirmedFenced:
-      if (!in(next.phase, {Phase::kDetected, Phase::kFencing, Phase::kFenceFailed})) {
-        return refuse(incident, event);
-      }
-      if (event.who.empty()) return refuse(incident, event, "no operator named");
-      next.phase = Phase::kFenced;
-      next.fenced_at = event.at;
-      fence.confirmed_by = "operator:" + event.who;
-      fence.confirmed_at = event.at;
-      return next;
-
-    case EventKind::kForceDownRequested:
-      if (next.phase != Phase::kFenced) return refuse(incident, event);
-      next.force_down_attempts += 1;
-      return next;
-
-    case EventKind::kForceDownDone:
-      if (next.phase != Phase::kFenced) return refuse(incident, event);
-      next.phase = Phase::kComputeDown;
-      next.compute_down_at = event.at;
-      return next;
-
-    case EventKind::kForceDownFailed:
-      if (next.phase != Phase::kFenced) return refuse(incident, event);
-      problem(next, event);
-      if (event.final) next.phase = Phase::kForceDownFailed;
-      return next;
-
-    case EventKind::kInstancesListed:
-      if (next.phase != Phase::kComputeDown) return refuse(incident, event);
-      next.instances = event.records;
-      next.phase = Phase::kEvacuating;
-      finishIfAllFinal(next, event.at);
-      return next;
-
-    case EventKind::kInstancesListFailed:
-      if (next.phase != Phase::kComputeDown) return refuse(incident, event);
-      problem(next, event);
-      return next;
-
-    case EventKind::kEvacuationRequested:
-    case EventKind::kEvacuationAccepted:
-    case EventKind::kEvacuationRejected:
-    case EventKind::kInstanceObserved:
-    case EventKind::kInstanceTimedOut:
-    case EventKind::kNoTargetLeft: return applyInstanceEvent(std::move(next), event);
-
-    case EventKind::kReservedHostEnabling:
-    case EventKind::kReservedHostEnabled:
-    case EventKind::kReservedHostFull:
-    case EventKind::kReservedHostUnusable: return applyReservedHostEvent(std::move(next), event);
-
-    case EventKind::kNotificationsQueued:
-      if (!in(next.phase, {Phase::kEvacuated, Phase::kPartlyEvacuated})) {
-        return refuse(incident, event);
-      }
-      next.phase = Phase::kNotified;
-      return next;
-
-    case EventKind::kClosed:
-      if (next.phase != Phase::kNotified) return refuse(incident, event);
-      next.phase = Phase::kDone;
-      next.closed_at = event.at;
-      return next;
-
-    case EventKind::kCancelled:
-      if (event.who.empty()) return refuse(incident, event, "no operator named");
-      next.phase = Phase::kCancelled;
-      next.closed_at = event.at;
-      problem(next, event);
-      return next;
-
-    case EventKind::kDetected:  // handled above
-    case EventKind::kUnfenceRequested:
-    case EventKind::kPowerOnRequested:
-    case EventKind::kPowerOnDone:
-    case EventKind::kPowerOnFailed:
-    case EventKind::kRestoreRequested:
-    case EventKind::kRestoreFailed:
-    case EventKind::kBackInService:
-    case EventKind::kUnfenceAbandoned: break;
-  }
-  return refuse(incident, event);
+  return std::visit([&](const auto& payload) { return transition(incident, event.at, payload); },
+                    event.payload);
 }
 
 }  // namespace fdr::core

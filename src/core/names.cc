@@ -1,6 +1,7 @@
 // String forms of the model's enums: the journal, the CLI and the logs use these exact words.
 #include <array>
 #include <utility>
+#include <variant>
 
 #include "freezer/incident.h"
 #include "freezer/incident_event.h"
@@ -86,6 +87,42 @@ constexpr std::array<std::pair<EventKind, std::string_view>, 33> kEvents{{
     {EventKind::kBackInService, "back-in-service"},
     {EventKind::kUnfenceAbandoned, "unfence-abandoned"},
 }};
+
+// EventPayload's alternatives are in EventKind's order (Event::kind() is the index).
+static_assert(std::variant_size_v<EventPayload> == kEvents.size());
+static_assert(kindOf<events::Detected>() == EventKind::kDetected);
+static_assert(kindOf<events::PowerOffRequested>() == EventKind::kPowerOffRequested);
+static_assert(kindOf<events::PowerOffFailed>() == EventKind::kPowerOffFailed);
+static_assert(kindOf<events::PowerObserved>() == EventKind::kPowerObserved);
+static_assert(kindOf<events::FenceConfirmed>() == EventKind::kFenceConfirmed);
+static_assert(kindOf<events::FenceFailed>() == EventKind::kFenceFailed);
+static_assert(kindOf<events::OperatorConfirmedFenced>() == EventKind::kOperatorConfirmedFenced);
+static_assert(kindOf<events::ForceDownRequested>() == EventKind::kForceDownRequested);
+static_assert(kindOf<events::ForceDownDone>() == EventKind::kForceDownDone);
+static_assert(kindOf<events::ForceDownFailed>() == EventKind::kForceDownFailed);
+static_assert(kindOf<events::InstancesListed>() == EventKind::kInstancesListed);
+static_assert(kindOf<events::InstancesListFailed>() == EventKind::kInstancesListFailed);
+static_assert(kindOf<events::EvacuationRequested>() == EventKind::kEvacuationRequested);
+static_assert(kindOf<events::EvacuationAccepted>() == EventKind::kEvacuationAccepted);
+static_assert(kindOf<events::EvacuationRejected>() == EventKind::kEvacuationRejected);
+static_assert(kindOf<events::InstanceObserved>() == EventKind::kInstanceObserved);
+static_assert(kindOf<events::InstanceTimedOut>() == EventKind::kInstanceTimedOut);
+static_assert(kindOf<events::ReservedHostEnabling>() == EventKind::kReservedHostEnabling);
+static_assert(kindOf<events::ReservedHostEnabled>() == EventKind::kReservedHostEnabled);
+static_assert(kindOf<events::ReservedHostFull>() == EventKind::kReservedHostFull);
+static_assert(kindOf<events::ReservedHostUnusable>() == EventKind::kReservedHostUnusable);
+static_assert(kindOf<events::NoTargetLeft>() == EventKind::kNoTargetLeft);
+static_assert(kindOf<events::NotificationsQueued>() == EventKind::kNotificationsQueued);
+static_assert(kindOf<events::Closed>() == EventKind::kClosed);
+static_assert(kindOf<events::Cancelled>() == EventKind::kCancelled);
+static_assert(kindOf<events::UnfenceRequested>() == EventKind::kUnfenceRequested);
+static_assert(kindOf<events::PowerOnRequested>() == EventKind::kPowerOnRequested);
+static_assert(kindOf<events::PowerOnDone>() == EventKind::kPowerOnDone);
+static_assert(kindOf<events::PowerOnFailed>() == EventKind::kPowerOnFailed);
+static_assert(kindOf<events::RestoreRequested>() == EventKind::kRestoreRequested);
+static_assert(kindOf<events::RestoreFailed>() == EventKind::kRestoreFailed);
+static_assert(kindOf<events::BackInService>() == EventKind::kBackInService);
+static_assert(kindOf<events::UnfenceAbandoned>() == EventKind::kUnfenceAbandoned);
 
 constexpr std::array<std::pair<ReservedHostState, std::string_view>, 4> kReservedHostStates{{
     {ReservedHostState::kEnabling, "enabling"},

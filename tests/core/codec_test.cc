@@ -1,7 +1,13 @@
 #include "core/codec.h"
 
+#include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +16,7 @@ namespace fdr {
 namespace {
 
 using nlohmann::json;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 
 TimePoint at(int64_t ms) {
@@ -89,24 +96,116 @@ Incident fullIncident() {
 }
 
 Event fullEvent() {
-  return Event{.kind = EventKind::kInstancesListed,
-               .at = at(50),
-               .node = "compute-1",
-               .level = 2,
-               .attempt = 1,
-               .attempt_deadline = at(60),
-               .fence_deadline = at(70),
-               .next_check_at = at(55),
-               .deadline = at(80),
-               .power = PowerState::kOn,
-               .who = "operator:alice",
-               .instance_id = "3f1c-a",
-               .host = "compute-2",
-               .status = "REBUILD",
-               .task_state = "rebuild_spawning",
-               .records = {fullRecord()},
-               .final = true,
-               .detail = "line one\nline \"two\""};
+  return Event{.at = at(50), .payload = events::InstancesListed{.records = {fullRecord()}}};
+}
+
+// One event of every kind, every field of its payload set (not to its default).
+std::vector<Event> fullEvents() {
+  const std::string detail = "line one\nline \"two\"";
+  const std::vector<EventPayload> payloads = {
+      events::Detected{.node = "compute-1", .detail = detail},
+      events::PowerOffRequested{.level = 2,
+                                .attempt = 1,
+                                .fencer = "ipmi",
+                                .attempt_deadline = at(60),
+                                .fence_deadline = at(70)},
+      events::PowerOffFailed{.detail = detail},
+      events::PowerObserved{
+          .fencer = "ipmi", .power = PowerState::kOn, .next_check_at = at(55), .detail = detail},
+      events::FenceConfirmed{.fencer = "ipmi"},
+      events::FenceFailed{.detail = detail},
+      events::OperatorConfirmedFenced{.who = "alice", .detail = detail},
+      events::ForceDownRequested{},
+      events::ForceDownDone{},
+      events::ForceDownFailed{.final = true, .detail = detail},
+      events::InstancesListed{.records = {fullRecord()}},
+      events::InstancesListFailed{.detail = detail},
+      events::EvacuationRequested{.instance_id = "3f1c-a", .host = "spare-1"},
+      events::EvacuationAccepted{.instance_id = "3f1c-a"},
+      events::EvacuationRejected{.instance_id = "3f1c-a", .final = true, .detail = detail},
+      events::InstanceObserved{.instance_id = "3f1c-a",
+                               .host = "compute-2",
+                               .status = "REBUILD",
+                               .task_state = "rebuild_spawning",
+                               .final = true},
+      events::InstanceTimedOut{.instance_id = "3f1c-a", .final = true, .detail = detail},
+      events::ReservedHostEnabling{.host = "spare-1"},
+      events::ReservedHostEnabled{.host = "spare-1", .detail = detail},
+      events::ReservedHostFull{.host = "spare-1", .instance_id = "3f1c-a", .detail = detail},
+      events::ReservedHostUnusable{.host = "spare-1", .detail = detail},
+      events::NoTargetLeft{.instance_id = "3f1c-a", .detail = detail},
+      events::NotificationsQueued{},
+      events::Closed{},
+      events::Cancelled{.who = "alice", .detail = detail},
+      events::UnfenceRequested{.who = "alice", .deadline = at(80)},
+      events::PowerOnRequested{},
+      events::PowerOnDone{.fencer = "ipmi"},
+      events::PowerOnFailed{.detail = detail},
+      events::RestoreRequested{.detail = detail},
+      events::RestoreFailed{.detail = detail},
+      events::BackInService{},
+      events::UnfenceAbandoned{.detail = detail},
+  };
+  std::vector<Event> out;
+  for (const EventPayload& p : payloads) out.push_back(Event{.at = at(50), .payload = p});
+  return out;
+}
+
+// The journal keys each kind has, besides "kind" and "at" (the format of codec.h).
+const std::map<EventKind, std::set<std::string>>& keysOfKind() {
+  static const std::map<EventKind, std::set<std::string>> keys = {
+      {EventKind::kDetected, {"node", "detail"}},
+      {EventKind::kPowerOffRequested,
+       {"level", "attempt", "who", "attempt_deadline", "fence_deadline"}},
+      {EventKind::kPowerOffFailed, {"detail"}},
+      {EventKind::kPowerObserved, {"who", "power", "next_check_at", "detail"}},
+      {EventKind::kFenceConfirmed, {"who"}},
+      {EventKind::kFenceFailed, {"detail"}},
+      {EventKind::kOperatorConfirmedFenced, {"who", "detail"}},
+      {EventKind::kForceDownRequested, {}},
+      {EventKind::kForceDownDone, {}},
+      {EventKind::kForceDownFailed, {"final", "detail"}},
+      {EventKind::kInstancesListed, {"records"}},
+      {EventKind::kInstancesListFailed, {"detail"}},
+      {EventKind::kEvacuationRequested, {"instance_id", "host"}},
+      {EventKind::kEvacuationAccepted, {"instance_id"}},
+      {EventKind::kEvacuationRejected, {"instance_id", "final", "detail"}},
+      {EventKind::kInstanceObserved, {"instance_id", "host", "status", "task_state", "final"}},
+      {EventKind::kInstanceTimedOut, {"instance_id", "final", "detail"}},
+      {EventKind::kReservedHostEnabling, {"host"}},
+      {EventKind::kReservedHostEnabled, {"host", "detail"}},
+      {EventKind::kReservedHostFull, {"host", "instance_id", "detail"}},
+      {EventKind::kReservedHostUnusable, {"host", "detail"}},
+      {EventKind::kNoTargetLeft, {"instance_id", "detail"}},
+      {EventKind::kNotificationsQueued, {}},
+      {EventKind::kClosed, {}},
+      {EventKind::kCancelled, {"who", "detail"}},
+      {EventKind::kUnfenceRequested, {"who", "deadline"}},
+      {EventKind::kPowerOnRequested, {}},
+      {EventKind::kPowerOnDone, {"who"}},
+      {EventKind::kPowerOnFailed, {"detail"}},
+      {EventKind::kRestoreRequested, {"detail"}},
+      {EventKind::kRestoreFailed, {"detail"}},
+      {EventKind::kBackInService, {}},
+      {EventKind::kUnfenceAbandoned, {"detail"}},
+  };
+  return keys;
+}
+
+// The payload of the kind at `index`, every field at its default.
+template <size_t... I>
+EventPayload emptyPayload(size_t index, std::index_sequence<I...> /*indexes*/) {
+  EventPayload payload;
+  ((index == I ? static_cast<void>(payload.emplace<I>()) : void()), ...);
+  return payload;
+}
+EventPayload emptyPayload(EventKind kind) {
+  return emptyPayload(static_cast<size_t>(kind),
+                      std::make_index_sequence<std::variant_size_v<EventPayload>>());
+}
+
+std::string kindNote(const Event& e) {
+  return " (event kind '" + std::string(toString(e.kind())) + "')";
 }
 
 Notification fullNotification() {
@@ -177,8 +276,56 @@ TEST(CodecTest, IncidentRoundTrips) {
 }
 
 TEST(CodecTest, EventRoundTrips) {
-  EXPECT_EQ(roundTrip(fullEvent(), eventFromJson), fullEvent());
+  const std::vector<Event> full = fullEvents();
+  ASSERT_EQ(full.size(), std::variant_size_v<EventPayload>);
+  for (size_t k = 0; k < full.size(); ++k) {
+    ASSERT_EQ(full[k].kind(), static_cast<EventKind>(k));
+    EXPECT_EQ(roundTrip(full[k], eventFromJson), full[k]) << toString(full[k].kind());
+  }
   EXPECT_EQ(roundTrip(Event{}, eventFromJson), Event{});
+  // A full host with no instance named is written "" and read back as none.
+  const Event no_instance{
+      .at = at(1),
+      .payload = events::ReservedHostFull{.host = "h", .instance_id = std::nullopt, .detail = ""}};
+  EXPECT_EQ(toJson(no_instance)["instance_id"], "");
+  EXPECT_EQ(roundTrip(no_instance, eventFromJson), no_instance);
+}
+
+// Every kind is written in the journal's one event format: all the keys, those of other kinds at
+// their empty value.
+TEST(CodecTest, EveryEventKindWritesEveryKey) {
+  const json neutral = {{"node", ""},
+                        {"level", 0},
+                        {"attempt", 0},
+                        {"attempt_deadline", nullptr},
+                        {"fence_deadline", nullptr},
+                        {"next_check_at", nullptr},
+                        {"deadline", nullptr},
+                        {"power", "unknown"},
+                        {"who", ""},
+                        {"instance_id", ""},
+                        {"host", ""},
+                        {"status", ""},
+                        {"task_state", ""},
+                        {"records", json::array()},
+                        {"final", false},
+                        {"detail", ""}};
+  for (const Event& e : fullEvents()) {
+    SCOPED_TRACE(std::string(toString(e.kind())));
+    const json j = toJson(e);
+    EXPECT_EQ(j.size(), neutral.size() + 2);
+    EXPECT_EQ(j["kind"], toString(e.kind()));
+    EXPECT_EQ(j["at"], toMillis(e.at));
+    const std::set<std::string>& own = keysOfKind().at(e.kind());
+    for (const auto& [key, value] : neutral.items()) {
+      ASSERT_TRUE(j.contains(key)) << key;
+      if (own.contains(key)) {
+        EXPECT_NE(j[key], value) << key << " of a full event is not set";
+      } else {
+        EXPECT_EQ(j[key], value) << key;
+      }
+    }
+  }
 }
 
 TEST(CodecTest, PartsRoundTrip) {
@@ -221,9 +368,9 @@ TEST(CodecTest, EveryPhaseAndEventKindRoundTrips) {
     EXPECT_EQ(roundTrip(incident, incidentFromJson).phase, incident.phase) << p;
   }
   for (int k = 0; k <= static_cast<int>(EventKind::kUnfenceAbandoned); ++k) {
-    Event event;
-    event.kind = static_cast<EventKind>(k);
-    EXPECT_EQ(roundTrip(event, eventFromJson).kind, event.kind) << k;
+    const Event event{.at = at(k), .payload = emptyPayload(static_cast<EventKind>(k))};
+    ASSERT_EQ(event.kind(), static_cast<EventKind>(k));
+    EXPECT_EQ(roundTrip(event, eventFromJson), event) << k;
   }
   for (int k = 0; k <= static_cast<int>(NotificationKind::kUnfenceFailed); ++k) {
     Notification n;
@@ -253,11 +400,15 @@ TEST(CodecTest, RecordsWrittenBeforeLaterFieldsDecodeWithDefaults) {
   EXPECT_EQ(decoded->unfence, UnfenceProgress{});
   EXPECT_EQ(decoded->instances, fullIncident().instances);
 
-  json event = toJson(fullEvent());
-  event.erase("deadline");
-  auto event_back = eventFromJson(event);
-  ASSERT_TRUE(event_back.has_value()) << event_back.error().toString();
-  EXPECT_FALSE(event_back->deadline.has_value());
+  // "deadline" came with the unfence: only unfence-requested has it.
+  for (const Event& e : fullEvents()) {
+    if (e.kind() == EventKind::kUnfenceRequested) continue;
+    json event = toJson(e);
+    event.erase("deadline");
+    auto event_back = eventFromJson(event);
+    ASSERT_TRUE(event_back.has_value()) << event_back.error().toString();
+    EXPECT_EQ(*event_back, e);
+  }
 
   json notification = toJson(fullNotification());
   for (json& o : notification["instances"]) o.erase("user_id");
@@ -349,7 +500,6 @@ TEST(CodecTest, EveryMissingFieldIsNamed) {
   expectEveryFieldRequired(
       fullRecord(), instanceRecordFromJson, "instance_record",
       {"boot_from_volume", "image_id", "disk", "target_host", "full_host_attempts"});
-  expectEveryFieldRequired(fullEvent(), eventFromJson, "event", {"deadline"});
   expectEveryFieldRequired(fullNotification(), notificationFromJson, "notification");
   expectEveryFieldRequired(fullNotification().instances[0], instanceOutcomeFromJson,
                            "instance_outcome", {"user_id", "disk"});
@@ -361,12 +511,91 @@ TEST(CodecTest, EveryWrongTypedFieldIsNamed) {
   expectEveryFieldTyped(fullIncident(), incidentFromJson, "incident");
   expectEveryFieldTyped(fullFence(), fenceProgressFromJson, "fence");
   expectEveryFieldTyped(fullRecord(), instanceRecordFromJson, "instance_record");
-  expectEveryFieldTyped(fullEvent(), eventFromJson, "event");
   expectEveryFieldTyped(fullNotification(), notificationFromJson, "notification");
   expectEveryFieldTyped(fullNotification().instances[0], instanceOutcomeFromJson,
                         "instance_outcome");
   expectEveryFieldTyped(fullOutboxItem(), outboxItemFromJson, "outbox_item");
   expectEveryFieldTyped(fullInstance(), instanceFromJson, "instance");
+}
+
+// An event must have the fields of its kind, named with the kind when one is missing; the
+// fields of other kinds are not read (the journal's events have them, at their empty value).
+TEST(CodecTest, EventFieldsOfItsKindAreRequired) {
+  for (const Event& e : fullEvents()) {
+    SCOPED_TRACE(std::string(toString(e.kind())));
+    const std::set<std::string>& own = keysOfKind().at(e.kind());
+    const json full = toJson(e);
+    for (const auto& [key, unused] : full.items()) {
+      json j = full;
+      j.erase(key);
+      auto decoded = eventFromJson(j);
+      if (key == "kind" || key == "at") {
+        ASSERT_FALSE(decoded.has_value()) << key;
+        EXPECT_EQ(decoded.error().message, "event." + key + ": missing");
+      } else if (own.contains(key)) {
+        ASSERT_FALSE(decoded.has_value()) << key << " missing was accepted";
+        EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+        EXPECT_EQ(decoded.error().message, "event." + key + ": missing" + kindNote(e));
+      } else {
+        ASSERT_TRUE(decoded.has_value()) << key << ": " << decoded.error().toString();
+        EXPECT_EQ(*decoded, e) << key;
+      }
+    }
+  }
+  json listed = toJson(fullEvent());
+  listed["records"][0].erase("phase");
+  auto decoded = eventFromJson(listed);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message,
+            "event.records[0].phase: missing (event kind 'instances-listed')");
+}
+
+TEST(CodecTest, EventFieldsOfItsKindAreTyped) {
+  for (const Event& e : fullEvents()) {
+    SCOPED_TRACE(std::string(toString(e.kind())));
+    const std::set<std::string>& own = keysOfKind().at(e.kind());
+    const json full = toJson(e);
+    for (const auto& [key, v] : full.items()) {
+      json j = full;
+      j[key] = wrongTypeFor(v);
+      auto decoded = eventFromJson(j);
+      if (key == "kind" || key == "at" || own.contains(key)) {
+        ASSERT_FALSE(decoded.has_value()) << key << " of the wrong type was accepted";
+        EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+        EXPECT_THAT(decoded.error().message, HasSubstr("event." + key + ": expected"));
+        if (own.contains(key)) {
+          EXPECT_THAT(decoded.error().message, EndsWith(kindNote(e)));
+        }
+      } else {
+        ASSERT_TRUE(decoded.has_value()) << key << ": " << decoded.error().toString();
+        EXPECT_EQ(*decoded, e) << key;
+      }
+    }
+  }
+  // The times a kind cannot lack are no optionals: null is refused. (An absent fence deadline is
+  // a retry's: null is read as none.)
+  const std::vector<Event> full = fullEvents();
+  for (const auto& [kind, key] :
+       std::vector<std::pair<std::string, std::string>>{{"power-off-requested", "attempt_deadline"},
+                                                        {"power-observed", "next_check_at"},
+                                                        {"unfence-requested", "deadline"}}) {
+    const auto e = std::find_if(full.begin(), full.end(),
+                                [&](const Event& x) { return toString(x.kind()) == kind; });
+    ASSERT_NE(e, full.end()) << kind;
+    json j = toJson(*e);
+    j[key] = nullptr;
+    auto decoded = eventFromJson(j);
+    ASSERT_FALSE(decoded.has_value()) << kind << " without " << key << " was accepted";
+    EXPECT_EQ(decoded.error().message, "event." + key +
+                                           ": expected a time in integer milliseconds, got null "
+                                           "(event kind '" +
+                                           kind + "')");
+  }
+  json retry = toJson(full[1]);
+  retry["fence_deadline"] = nullptr;
+  auto decoded = eventFromJson(retry);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+  EXPECT_EQ(decoded->as<events::PowerOffRequested>()->fence_deadline, std::nullopt);
 }
 
 TEST(CodecTest, NestedFieldsAreNamedByTheirPath) {
@@ -411,11 +640,20 @@ TEST(CodecTest, UnknownEnumWordsAreNamed) {
   EXPECT_EQ(incident.error().code, ErrorCode::kCorruption);
   EXPECT_EQ(incident.error().message, "incident.phase: unknown value \"resting\"");
 
-  json e = toJson(fullEvent());
+  json e = toJson(Event{
+      .at = at(1),
+      .payload = events::PowerObserved{
+          .fencer = "ipmi", .power = PowerState::kOff, .next_check_at = at(2), .detail = ""}});
   e["power"] = "sort-of";
   auto event = eventFromJson(e);
   ASSERT_FALSE(event.has_value());
-  EXPECT_EQ(event.error().message, "event.power: unknown value \"sort-of\"");
+  EXPECT_EQ(event.error().message,
+            "event.power: unknown value \"sort-of\" (event kind 'power-observed')");
+  e = toJson(fullEvent());
+  e["kind"] = "exploded";
+  event = eventFromJson(e);
+  ASSERT_FALSE(event.has_value());
+  EXPECT_EQ(event.error().message, "event.kind: unknown value \"exploded\"");
 
   json n = toJson(fullNotification());
   n["audience"] = "everyone";

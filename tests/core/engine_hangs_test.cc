@@ -175,7 +175,7 @@ TEST_F(EngineHangsTest, AHangingNotifierLeavesTheRecoveryTimelineUnchanged) {
     auto events = journal.events(all->front().id);
     ASSERT_TRUE(events.has_value());
     Timeline timeline;
-    for (const Event& e : *events) timeline.emplace_back(e.kind, e.at - down_at);
+    for (const Event& e : *events) timeline.emplace_back(e.kind(), e.at - down_at);
     runs.push_back(std::move(timeline));
     auto undelivered = journal.undeliveredCount();
     ASSERT_TRUE(undelivered.has_value());

@@ -95,7 +95,7 @@ TEST_F(ReservedHostsTest, TheFirstReservedHostIsEnabledAndTakesEveryInstance) {
   auto events = journal_.events(incident.id);
   ASSERT_TRUE(events.has_value());
   std::vector<EventKind> kinds;
-  for (const Event& e : *events) kinds.push_back(e.kind);
+  for (const Event& e : *events) kinds.push_back(e.kind());
   const auto enabling = std::find(kinds.begin(), kinds.end(), EventKind::kReservedHostEnabling);
   const auto enabled = std::find(kinds.begin(), kinds.end(), EventKind::kReservedHostEnabled);
   const auto requested = std::find(kinds.begin(), kinds.end(), EventKind::kEvacuationRequested);
@@ -279,7 +279,7 @@ TEST_F(ReservedHostsTest, ResumedWhileEnablingEnablesAtMostOnceMoreAndEvacuatesO
     auto events = clean.events(lastIncident(clean).id);
     ASSERT_TRUE(events.has_value());
     for (size_t i = 0; i < events->size(); ++i) {
-      if ((*events)[i].kind == EventKind::kReservedHostEnabling) {
+      if ((*events)[i].kind() == EventKind::kReservedHostEnabling) {
         enabling_commit = static_cast<int>(i) + 1;
       }
     }

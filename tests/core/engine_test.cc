@@ -116,8 +116,8 @@ TEST_P(FenceFailureTest, NoEvacuationWithoutConfirmedPowerOff) {
   auto events = journal_.events(all[0].id);
   ASSERT_TRUE(events.has_value());
   for (const Event& e : *events) {
-    EXPECT_NE(e.kind, EventKind::kEvacuationRequested);
-    EXPECT_NE(e.kind, EventKind::kForceDownRequested);
+    EXPECT_NE(e.kind(), EventKind::kEvacuationRequested);
+    EXPECT_NE(e.kind(), EventKind::kForceDownRequested);
   }
 }
 

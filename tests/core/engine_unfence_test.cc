@@ -67,8 +67,8 @@ class EngineUnfenceTest : public EngineHarness {
     EXPECT_TRUE(events.has_value());
     bool started = false;
     for (const Event& e : events ? *events : std::vector<Event>{}) {
-      started = started || e.kind == EventKind::kUnfenceRequested;
-      if (started) kinds.push_back(e.kind);
+      started = started || e.kind() == EventKind::kUnfenceRequested;
+      if (started) kinds.push_back(e.kind());
     }
     return kinds;
   }

@@ -205,8 +205,9 @@ TEST_F(NovaEvacuatorLabTest, EngineEvacuatesAFailedHostThroughNova) {
   ASSERT_TRUE(events) << events.error().toString();
   std::vector<int> requested_priorities;
   for (const Event& e : *events) {
-    if (e.kind == EventKind::kEvacuationRequested && priority.contains(e.instance_id)) {
-      requested_priorities.push_back(priority.at(e.instance_id));
+    const auto* requested = e.as<events::EvacuationRequested>();
+    if (requested != nullptr && priority.contains(requested->instance_id)) {
+      requested_priorities.push_back(priority.at(requested->instance_id));
     }
   }
   ASSERT_EQ(requested_priorities.size(), ids.size());

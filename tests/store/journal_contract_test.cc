@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -47,12 +49,8 @@ Incident makeIncident(const std::string& node, int64_t detected_ms, uint64_t rev
   return incident;
 }
 
-Event makeEvent(EventKind kind, int64_t ms, const std::string& detail = "") {
-  Event event;
-  event.kind = kind;
-  event.at = at(ms);
-  event.detail = detail;
-  return event;
+Event makeEvent(EventPayload payload, int64_t ms) {
+  return Event{.at = at(ms), .payload = std::move(payload)};
 }
 
 Notification makeNotification(const Incident& incident, NotificationKind kind, int64_t ms) {
@@ -94,14 +92,12 @@ class JournalContractTest : public ::testing::TestWithParam<JournalFactory> {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  // Commits `incident` with one event of `kind` and, optionally, notifications.
-  void commitOk(const Incident& incident, EventKind kind,
+  // Commits `incident` with one event (`payload`) and, optionally, notifications.
+  void commitOk(const Incident& incident, EventPayload payload,
                 const std::vector<Notification>& outbox = {},
                 const std::vector<std::string>& notifiers = {"email"}) {
-    Event event;
-    event.kind = kind;
-    event.at = incident.updated_at;
-    JournalEntry entry{incident, event, outbox};
+    JournalEntry entry{incident, Event{.at = incident.updated_at, .payload = std::move(payload)},
+                       outbox};
     auto s = journal_->commit(entry, notifiers);
     ASSERT_TRUE(s.has_value()) << s.error().toString();
   }
@@ -126,12 +122,12 @@ TEST_P(JournalContractTest, CommitThenReadBack) {
   record.priority = 3;
   incident.instances.push_back(record);
   incident.problems = {"first problem"};
-  commitOk(incident, EventKind::kDetected);
+  commitOk(incident, events::Detected{});
 
   EXPECT_EQ(mustGet(incident.id), incident);
   auto events = journal_->events(incident.id);
   ASSERT_TRUE(events.has_value());
-  EXPECT_THAT(*events, ElementsAre(makeEvent(EventKind::kDetected, 0)));
+  EXPECT_THAT(*events, ElementsAre(makeEvent(events::Detected{}, 0)));
   auto open = journal_->openIncidents();
   ASSERT_TRUE(open.has_value());
   EXPECT_THAT(*open, ElementsAre(incident));
@@ -139,12 +135,12 @@ TEST_P(JournalContractTest, CommitThenReadBack) {
 
 TEST_P(JournalContractTest, NextRevisionReplacesTheSnapshot) {
   Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected);
+  commitOk(incident, events::Detected{});
   incident.revision = 2;
   incident.phase = Phase::kFencing;
   incident.updated_at = at(5);
   incident.fence.off_requested_at = at(5);
-  commitOk(incident, EventKind::kPowerOffRequested);
+  commitOk(incident, events::PowerOffRequested{});
 
   EXPECT_EQ(mustGet(incident.id), incident);
   auto recent = journal_->recentIncidents(10);
@@ -163,7 +159,7 @@ TEST_P(JournalContractTest, UnknownIncidentIsEmptyNotAnError) {
 
 TEST_P(JournalContractTest, RevisionConflictWritesNothing) {
   const Incident first = makeIncident("compute-1", 0, 1);
-  commitOk(first, EventKind::kDetected,
+  commitOk(first, events::Detected{},
            {makeNotification(first, NotificationKind::kFailureConfirmed, 0)});
 
   // A stale writer (same revision again), a writer skipping ahead, and a writer going back.
@@ -172,7 +168,7 @@ TEST_P(JournalContractTest, RevisionConflictWritesNothing) {
     stale.revision = revision;
     stale.phase = Phase::kCancelled;
     JournalEntry entry{stale,
-                       makeEvent(EventKind::kCancelled, 9),
+                       makeEvent(events::Cancelled{}, 9),
                        {makeNotification(stale, NotificationKind::kFenceFailed, 9)}};
     auto s = journal_->commit(entry, {"email", "webhook"});
     ASSERT_FALSE(s.has_value()) << "revision " << revision << " was accepted";
@@ -191,7 +187,7 @@ TEST_P(JournalContractTest, RevisionConflictWritesNothing) {
 
 TEST_P(JournalContractTest, NewIncidentMustStartAtRevisionOne) {
   const Incident incident = makeIncident("compute-2", 0, 2);
-  JournalEntry entry{incident, makeEvent(EventKind::kDetected, 0), {}};
+  JournalEntry entry{incident, makeEvent(events::Detected{}, 0), {}};
   auto s = journal_->commit(entry, {});
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kConflict);
@@ -207,7 +203,7 @@ TEST_P(JournalContractTest, NewIncidentMustStartAtRevisionOne) {
 TEST_P(JournalContractTest, IncidentWithoutIdIsRefused) {
   Incident incident = makeIncident("compute-1", 0, 1);
   incident.id.clear();
-  auto s = journal_->commit(JournalEntry{incident, makeEvent(EventKind::kDetected, 0), {}}, {});
+  auto s = journal_->commit(JournalEntry{incident, makeEvent(events::Detected{}, 0), {}}, {});
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
 }
@@ -218,7 +214,7 @@ TEST_P(JournalContractTest, OpenIncidentsExcludeTerminalPhasesAndRecentListsAll)
   const Incident c = makeIncident("c", 3000, 1, Phase::kCancelled);
   const Incident d = makeIncident("d", 4000, 1, Phase::kFenceFailed);  // waits for an operator
   // Committed out of order: the orders below come from detected_at, not from insertion.
-  for (const Incident* i : {&c, &a, &d, &b}) commitOk(*i, EventKind::kDetected);
+  for (const Incident* i : {&c, &a, &d, &b}) commitOk(*i, events::Detected{});
 
   auto open = journal_->openIncidents();
   ASSERT_TRUE(open.has_value());
@@ -239,7 +235,7 @@ TEST_P(JournalContractTest, OpenIncidentsExcludeTerminalPhasesAndRecentListsAll)
   closed.revision = 2;
   closed.phase = Phase::kDone;
   closed.closed_at = at(9000);
-  commitOk(closed, EventKind::kClosed);
+  commitOk(closed, events::Closed{});
   open = journal_->openIncidents();
   ASSERT_TRUE(open.has_value());
   EXPECT_THAT(ids(*open), ElementsAre(d.id));
@@ -248,19 +244,28 @@ TEST_P(JournalContractTest, OpenIncidentsExcludeTerminalPhasesAndRecentListsAll)
 TEST_P(JournalContractTest, EventsAreKeptInOrderPerIncident) {
   Incident one = makeIncident("one", 0, 1);
   Incident two = makeIncident("two", 0, 1);
-  const EventKind kinds[] = {EventKind::kDetected, EventKind::kPowerOffRequested,
-                             EventKind::kPowerObserved, EventKind::kFenceConfirmed,
-                             EventKind::kForceDownRequested};
+  const EventPayload payloads[] = {
+      events::Detected{.node = "one", .detail = "step 0"},
+      events::PowerOffRequested{.level = 0,
+                                .attempt = 1,
+                                .fencer = "ipmi",
+                                .attempt_deadline = at(5000),
+                                .fence_deadline = at(30'000)},
+      events::PowerObserved{
+          .fencer = "ipmi", .power = PowerState::kOn, .next_check_at = at(220), .detail = "step 2"},
+      events::FenceConfirmed{.fencer = "ipmi"},
+      events::ForceDownRequested{},
+  };
   std::vector<Event> expected;
   for (int i = 0; i < 5; ++i) {
     one.revision = static_cast<uint64_t>(i + 1);
     one.updated_at = at(i * 10);
-    const Event event = makeEvent(kinds[i], i * 10, "step " + std::to_string(i));
+    const Event event = makeEvent(payloads[i], i * 10);
     expected.push_back(event);
     auto s = journal_->commit(JournalEntry{one, event, {}}, {});
     ASSERT_TRUE(s.has_value()) << s.error().toString();
     two.revision = static_cast<uint64_t>(i + 1);
-    s = journal_->commit(JournalEntry{two, makeEvent(EventKind::kPowerObserved, i), {}}, {});
+    s = journal_->commit(JournalEntry{two, makeEvent(events::PowerObserved{}, i), {}}, {});
     ASSERT_TRUE(s.has_value()) << s.error().toString();
   }
   auto events = journal_->events(one.id);
@@ -271,9 +276,10 @@ TEST_P(JournalContractTest, EventsAreKeptInOrderPerIncident) {
   EXPECT_EQ(events->size(), 5u);
 }
 
+// Every type of field an event's payload has comes back: records, optional times, enums,
+// booleans, an optional string.
 TEST_P(JournalContractTest, EventRecordsRoundTrip) {
-  const Incident incident = makeIncident("compute-1", 0, 1);
-  Event event = makeEvent(EventKind::kInstancesListed, 7);
+  Incident incident = makeIncident("compute-1", 0, 1);
   InstanceRecord listed;
   listed.id = "i-1";
   listed.priority = 2;
@@ -282,15 +288,36 @@ TEST_P(JournalContractTest, EventRecordsRoundTrip) {
   skipped.id = "i-2";
   skipped.phase = InstancePhase::kSkipped;
   skipped.reason = "opted out";
-  event.records = {listed, skipped};
-  event.fence_deadline = at(99);
-  event.power = PowerState::kOff;
-  event.final = true;
-  auto s = journal_->commit(JournalEntry{incident, event, {}}, {});
-  ASSERT_TRUE(s.has_value()) << s.error().toString();
+  const std::vector<Event> committed = {
+      makeEvent(events::InstancesListed{.records = {listed, skipped}}, 7),
+      makeEvent(events::PowerOffRequested{.level = 1,
+                                          .attempt = 2,
+                                          .fencer = "redfish",
+                                          .attempt_deadline = at(98),
+                                          .fence_deadline = at(99)},
+                8),
+      makeEvent(events::PowerObserved{.fencer = "redfish",
+                                      .power = PowerState::kOff,
+                                      .next_check_at = at(100),
+                                      .detail = ""},
+                9),
+      makeEvent(events::EvacuationRejected{.instance_id = "i-1", .final = true, .detail = "409"},
+                10),
+      makeEvent(events::ReservedHostFull{.host = "spare-1", .instance_id = "i-1", .detail = ""},
+                11),
+      makeEvent(
+          events::ReservedHostFull{
+              .host = "spare-1", .instance_id = std::nullopt, .detail = "full"},
+          12),
+  };
+  for (const Event& event : committed) {
+    auto s = journal_->commit(JournalEntry{incident, event, {}}, {});
+    ASSERT_TRUE(s.has_value()) << s.error().toString();
+    incident.revision += 1;
+  }
   auto events = journal_->events(incident.id);
   ASSERT_TRUE(events.has_value());
-  EXPECT_THAT(*events, ElementsAre(event));
+  EXPECT_EQ(*events, committed);
 }
 
 TEST_P(JournalContractTest, OutboxQueuesOneItemPerNotifier) {
@@ -303,7 +330,7 @@ TEST_P(JournalContractTest, OutboxQueuesOneItemPerNotifier) {
   outcome.id = "i-1";
   outcome.reason = "no host";
   second.instances = {outcome};
-  commitOk(incident, EventKind::kDetected, {first, second}, {"email", "webhook"});
+  commitOk(incident, events::Detected{}, {first, second}, {"email", "webhook"});
 
   auto outbox = journal_->undeliveredOutbox();
   ASSERT_TRUE(outbox.has_value());
@@ -326,7 +353,7 @@ TEST_P(JournalContractTest, OutboxQueuesOneItemPerNotifier) {
 
 TEST_P(JournalContractTest, OutboxWithoutNotifiersQueuesNothing) {
   const Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected,
+  commitOk(incident, events::Detected{},
            {makeNotification(incident, NotificationKind::kFailureConfirmed, 0)}, {});
   auto outbox = journal_->undeliveredOutbox();
   ASSERT_TRUE(outbox.has_value());
@@ -335,13 +362,13 @@ TEST_P(JournalContractTest, OutboxWithoutNotifiersQueuesNothing) {
 
 TEST_P(JournalContractTest, DueOutboxIsWhatIsDueOldestFirst) {
   Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected,
+  commitOk(incident, events::Detected{},
            {makeNotification(incident, NotificationKind::kFailureConfirmed, 100)});
   incident.revision = 2;
-  commitOk(incident, EventKind::kFenceFailed,
+  commitOk(incident, events::FenceFailed{},
            {makeNotification(incident, NotificationKind::kFenceFailed, 200)});
   incident.revision = 3;
-  commitOk(incident, EventKind::kCancelled,
+  commitOk(incident, events::Cancelled{},
            {makeNotification(incident, NotificationKind::kNodeBackInService, 300)});
 
   auto due = journal_->dueOutbox(at(99), 10);
@@ -363,7 +390,7 @@ TEST_P(JournalContractTest, DueOutboxIsWhatIsDueOldestFirst) {
 
 TEST_P(JournalContractTest, FailedAttemptWaitsForItsNextAttempt) {
   const Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected,
+  commitOk(incident, events::Detected{},
            {makeNotification(incident, NotificationKind::kFailureConfirmed, 0),
             makeNotification(incident, NotificationKind::kGuardTripped, 0)});
   auto due = journal_->dueOutbox(at(0), 10);
@@ -394,7 +421,7 @@ TEST_P(JournalContractTest, FailedAttemptWaitsForItsNextAttempt) {
 
 TEST_P(JournalContractTest, DeliveredItemsLeaveTheQueue) {
   const Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected,
+  commitOk(incident, events::Detected{},
            {makeNotification(incident, NotificationKind::kFailureConfirmed, 0)},
            {"email", "webhook"});
   auto due = journal_->dueOutbox(at(0), 10);
@@ -442,7 +469,7 @@ Notification makeAdminAlert(const std::string& node, int64_t ms) {
 
 TEST_P(JournalContractTest, EnqueuedAlertsWithoutIncidentAreQueuedOnePerNotifier) {
   const Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected,
+  commitOk(incident, events::Detected{},
            {makeNotification(incident, NotificationKind::kFailureConfirmed, 0)});
   auto s = journal_->enqueue({makeAdminAlert("compute-2", 10), makeAdminAlert("", 20)},
                              {"email", "webhook"});
@@ -483,7 +510,7 @@ TEST_P(JournalContractTest, EnqueuedAlertsWithoutIncidentAreQueuedOnePerNotifier
 
 TEST_P(JournalContractTest, EnqueueRefusesAnIncidentsNotificationWritingNothing) {
   const Incident incident = makeIncident("compute-1", 0, 1);
-  commitOk(incident, EventKind::kDetected, {}, {});
+  commitOk(incident, events::Detected{}, {}, {});
   auto s = journal_->enqueue({makeAdminAlert("compute-2", 0),
                               makeNotification(incident, NotificationKind::kFenceFailed, 0)},
                              {"email"});

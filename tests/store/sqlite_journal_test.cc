@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -39,16 +40,13 @@ Incident makeIncident(const std::string& node, uint64_t revision) {
   return incident;
 }
 
-JournalEntry makeEntry(const Incident& incident, EventKind kind) {
+JournalEntry makeEntry(const Incident& incident, EventPayload payload) {
   Notification n;
   n.incident_id = incident.id;
   n.node = incident.node;
   n.at = at(0);
   n.subject = "node failed";
-  Event event;
-  event.kind = kind;
-  event.at = at(0);
-  return JournalEntry{incident, event, {n}};
+  return JournalEntry{incident, Event{.at = at(0), .payload = std::move(payload)}, {n}};
 }
 
 std::string readFile(const std::string& path) {
@@ -97,7 +95,7 @@ TEST_F(SqliteJournalTest, EverythingSurvivesCloseAndReopen) {
   {
     auto journal = mustOpen();
     ASSERT_NE(journal, nullptr);
-    ASSERT_TRUE(journal->commit(makeEntry(incident, EventKind::kDetected), {"email"}).has_value());
+    ASSERT_TRUE(journal->commit(makeEntry(incident, events::Detected{}), {"email"}).has_value());
     ASSERT_TRUE(journal
                     ->enqueueCommand(OperatorCommand{.id = 0,
                                                      .kind = "pause",
@@ -130,7 +128,7 @@ TEST_F(SqliteJournalTest, EverythingSurvivesCloseAndReopen) {
   EXPECT_EQ(*paused, std::optional<std::string>("1"));
 
   // The revision check holds across the reopen too.
-  auto s = journal->commit(makeEntry(incident, EventKind::kDetected), {"email"});
+  auto s = journal->commit(makeEntry(incident, events::Detected{}), {"email"});
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kConflict);
 }
@@ -150,7 +148,7 @@ TEST_F(SqliteJournalTest, SecondActorIsRefusedWithTheHoldersPidButReadersAreNot)
   auto reader = mustOpen(Mode::kReader);
   ASSERT_NE(reader, nullptr);
   ASSERT_TRUE(
-      actor->commit(makeEntry(makeIncident("compute-1", 1), EventKind::kDetected), {}).has_value());
+      actor->commit(makeEntry(makeIncident("compute-1", 1), events::Detected{}), {}).has_value());
   auto open = reader->openIncidents();
   ASSERT_TRUE(open.has_value()) << open.error().toString();
   EXPECT_EQ(open->size(), 1u);
@@ -213,7 +211,7 @@ TEST_F(SqliteJournalTest, ReaderMayEnqueueCommandsButNotActOnIncidents) {
   ASSERT_NE(actor, nullptr);
   ASSERT_NE(reader, nullptr);
 
-  auto s = reader->commit(makeEntry(makeIncident("compute-1", 1), EventKind::kDetected), {});
+  auto s = reader->commit(makeEntry(makeIncident("compute-1", 1), events::Detected{}), {});
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ErrorCode::kPermissionDenied);
   EXPECT_THAT(s.error().message, HasSubstr(path_));
@@ -477,7 +475,7 @@ TEST_F(SqliteJournalTest, VersionTwoJournalIsMigratedKeepingItsOutbox) {
   // The incident's own notifications still go with its commits, and its history is intact.
   Incident next = incident;
   next.revision = 2;
-  ASSERT_TRUE(journal->commit(makeEntry(next, EventKind::kFenceFailed), {"email"}).has_value());
+  ASSERT_TRUE(journal->commit(makeEntry(next, events::FenceFailed{}), {"email"}).has_value());
   outbox = journal->undeliveredOutbox();
   ASSERT_TRUE(outbox.has_value());
   ASSERT_EQ(outbox->size(), 4u);
@@ -530,7 +528,7 @@ TEST_F(SqliteJournalTest, CorruptIncidentRowIsCorruptionNamingTableAndId) {
   {
     auto journal = mustOpen();
     ASSERT_NE(journal, nullptr);
-    ASSERT_TRUE(journal->commit(makeEntry(incident, EventKind::kDetected), {"email"}).has_value());
+    ASSERT_TRUE(journal->commit(makeEntry(incident, events::Detected{}), {"email"}).has_value());
   }
   auto journal = mustOpen();
   ASSERT_NE(journal, nullptr);
@@ -562,7 +560,7 @@ TEST_F(SqliteJournalTest, SnapshotNotMatchingItsRowIsCorruption) {
   const Incident incident = makeIncident("compute-1", 1);
   auto journal = mustOpen();
   ASSERT_NE(journal, nullptr);
-  ASSERT_TRUE(journal->commit(makeEntry(incident, EventKind::kDetected), {}).has_value());
+  ASSERT_TRUE(journal->commit(makeEntry(incident, events::Detected{}), {}).has_value());
   rawExec("UPDATE incidents SET revision = 5");
   auto found = journal->incident(incident.id);
   ASSERT_FALSE(found.has_value());
@@ -574,7 +572,7 @@ TEST_F(SqliteJournalTest, CorruptEventAndOutboxRowsAreCorruption) {
   const Incident incident = makeIncident("compute-1", 1);
   auto journal = mustOpen();
   ASSERT_NE(journal, nullptr);
-  ASSERT_TRUE(journal->commit(makeEntry(incident, EventKind::kDetected), {"email"}).has_value());
+  ASSERT_TRUE(journal->commit(makeEntry(incident, events::Detected{}), {"email"}).has_value());
   rawExec("UPDATE events SET json = 'null'; UPDATE outbox SET json = json_remove(json, '$.kind')");
 
   auto events = journal->events(incident.id);

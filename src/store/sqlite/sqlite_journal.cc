@@ -432,7 +432,7 @@ Status SqliteJournal::commit(const JournalEntry& entry, const std::vector<std::s
   {
     Use use(st.insert_event);
     use->bind(1, incident.id)
-        .bind(2, toString(entry.event.kind))
+        .bind(2, toString(entry.event.kind()))
         .bind(3, toMillis(entry.event.at))
         .bind(4, dumpJson(toJson(entry.event)));
     if (auto s = use->run(); !s) return std::unexpected(sqlError(s.error(), "writing event"));
@@ -542,11 +542,11 @@ Result<std::vector<Event>> SqliteJournal::events(const std::string& incident_id)
     if (!json) return std::unexpected(rowCorruption(path_, "events", seq, json.error().message));
     auto event = eventFromJson(*json);
     if (!event) return std::unexpected(rowCorruption(path_, "events", seq, event.error().message));
-    if (toString(event->kind) != kind) {
+    if (toString(event->kind()) != kind) {
       return std::unexpected(
           rowCorruption(path_, "events", seq,
                         fmt::format("the event's kind {} does not match its row ({})",
-                                    toString(event->kind), kind)));
+                                    toString(event->kind()), kind)));
     }
     events.push_back(std::move(*event));
   }
