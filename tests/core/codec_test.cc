@@ -598,6 +598,92 @@ TEST(CodecTest, EventFieldsOfItsKindAreTyped) {
   EXPECT_EQ(decoded->as<events::PowerOffRequested>()->fence_deadline, std::nullopt);
 }
 
+// Events as the code before per-kind payloads wrote them (one field bag shared by every kind;
+// text captured from that code's toJson), including optional fields left empty: they decode to
+// their payloads, and are written back byte for byte.
+TEST(CodecTest, EventsInTheFormatOfOldJournalsDecodeAndAreWrittenBackTheSame) {
+  InstanceRecord vm;
+  vm.id = "vm-1";
+  vm.name = "web-1";
+  vm.former_status = "ACTIVE";
+  const std::
+      vector<std::pair<std::string, Event>>
+          old =
+              {
+                  {R"({"at":1700000000000,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"probe: no answer","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"detected","level":0,"next_check_at":null,"node":"compute-1","power":"unknown","records":[],"status":"","task_state":"","who":""})",
+                   Event{.at = at(0),
+                         .payload =
+                             events::Detected{.node = "compute-1", .detail = "probe: no answer"}}},
+                  // A retry: no new fence deadline.
+                  {R"({"at":1700000000010,"attempt":2,"attempt_deadline":1700000005010,"deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"power-off-requested","level":1,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":"ipmi"})",
+                   Event{.at = at(10),
+                         .payload = events::PowerOffRequested{.level = 1,
+                                                              .attempt = 2,
+                                                              .fencer = "ipmi",
+                                                              .attempt_deadline = at(5010),
+                                                              .fence_deadline = std::nullopt}}},
+                  {R"({"at":1700000000020,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"ipmi reads the power on","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"power-observed","level":0,"next_check_at":1700000000220,"node":"","power":"on","records":[],"status":"","task_state":"","who":"ipmi"})",
+                   Event{.at = at(20),
+                         .payload = events::PowerObserved{.fencer = "ipmi",
+                                                          .power = PowerState::kOn,
+                                                          .next_check_at = at(220),
+                                                          .detail = "ipmi reads the power on"}}},
+                  {R"({"at":1700000000050,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"instances-listed","level":0,"next_check_at":null,"node":"","power":"unknown","records":[{"attempts":0,"boot_from_volume":false,"disk":"","finished_at":null,"former_status":"ACTIVE","full_host_attempts":0,"id":"vm-1","image_id":"","name":"web-1","new_host":"","phase":"pending","priority":0,"project_id":"","reason":"","requested_at":null,"target_host":"","user_id":""}],"status":"","task_state":"","who":""})",
+                   Event{.at = at(50), .payload = events::InstancesListed{.records = {vm}}}},
+                  // To the scheduler: no target host.
+                  {R"({"at":1700000000060,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"vm-1","kind":"evacuation-requested","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":""})",
+                   Event{
+                       .at = at(60),
+                       .payload = events::EvacuationRequested{.instance_id = "vm-1", .host = ""}}},
+                  {R"({"at":1700000000070,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"","fence_deadline":null,"final":true,"host":"compute-2","instance_id":"vm-1","kind":"instance-observed","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"ACTIVE","task_state":"","who":""})",
+                   Event{
+                       .at = at(70),
+                       .payload =
+                           events::InstanceObserved{
+                               .instance_id =
+                                   "vm-1",
+                               .host = "compute-2",
+                               .status = "ACTIVE",
+                               .task_state = "",
+                               .final =
+                                   true}}},
+                  // No instance named.
+                  {R"({"at":1700000000080,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"full","fence_deadline":null,"final":false,"host":"spare-1","instance_id":"","kind":"reserved-host-full","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":""})",
+                   Event{
+                       .at = at(80),
+                       .payload = events::ReservedHostFull{.host = "spare-1",
+                                                           .instance_id = std::nullopt,
+                                                           .detail = "full"}}},
+                  {R"({"at":1700000000090,"attempt":0,"attempt_deadline":null,"deadline":1700000600090,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"unfence-requested","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":"alice"})", Event{.at = at(
+                                                                                                                                                                                                                                                                                                                                             90),
+                                                                                                                                                                                                                                                                                                                                         .payload =
+                                                                                                                                                                                                                                                                                                                                             events::
+                                                                                                                                                                                                                                                                                                                                                 UnfenceRequested{
+                                                                                                                                                                                                                                                                                                                                                     .who =
+                                                                                                                                                                                                                                                                                                                                                         "alice",
+                                                                                                                                                                                                                                                                                                                                                     .deadline = at(
+                                                                                                                                                                                                                                                                                                                                                         600'090)}}},
+                  {R"({"at":1700000000100,"attempt":0,"attempt_deadline":null,"deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"closed","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":""})",
+                   Event{.at = at(100), .payload = events::Closed{}}},
+              };
+  for (const auto& [text, expected] : old) {
+    SCOPED_TRACE(std::string(toString(expected.kind())));
+    auto parsed = parseJson(text);
+    ASSERT_TRUE(parsed.has_value()) << parsed.error().toString();
+    auto decoded = eventFromJson(*parsed);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+    EXPECT_EQ(*decoded, expected);
+    EXPECT_EQ(dumpJson(toJson(*decoded)), text);
+  }
+  // Written before the unfence (no "deadline" at all).
+  auto parsed = parseJson(
+      R"({"at":1700000000030,"attempt":0,"attempt_deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"fence-confirmed","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":"ipmi"})");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().toString();
+  auto decoded = eventFromJson(*parsed);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().toString();
+  EXPECT_EQ(*decoded, (Event{.at = at(30), .payload = events::FenceConfirmed{.fencer = "ipmi"}}));
+}
+
 TEST(CodecTest, NestedFieldsAreNamedByTheirPath) {
   json j = toJson(fullIncident());
   j["instances"][1].erase("phase");

@@ -568,6 +568,59 @@ TEST_F(SqliteJournalTest, SnapshotNotMatchingItsRowIsCorruption) {
   EXPECT_THAT(found.error().message, HasSubstr("does not match its row"));
 }
 
+// Event rows as the code before per-kind payloads wrote them (every kind with every field of one
+// shared field bag) load as their payloads; a row lacking a field its kind needs is corruption
+// naming the row, the kind and the field.
+TEST_F(SqliteJournalTest, EventRowsWrittenByOlderVersionsLoad) {
+  const Incident incident = makeIncident("compute-1", 1);
+  auto journal = mustOpen();
+  ASSERT_NE(journal, nullptr);
+  ASSERT_TRUE(journal->commit(makeEntry(incident, events::Detected{}), {}).has_value());
+  rawExec(
+      "INSERT INTO events (incident_id, kind, at, json) VALUES "
+      "('" +
+      incident.id +
+      "', 'power-off-requested', 1700000000010, "
+      R"('{"at":1700000000010,"attempt":1,"attempt_deadline":1700000005010,"deadline":null,"detail":"","fence_deadline":1700000030010,"final":false,"host":"","instance_id":"","kind":"power-off-requested","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":"ipmi"}'),)"
+      "('" +
+      incident.id +
+      "', 'power-off-requested', 1700000000020, "
+      R"('{"at":1700000000020,"attempt":2,"attempt_deadline":1700000005020,"deadline":null,"detail":"","fence_deadline":null,"final":false,"host":"","instance_id":"","kind":"power-off-requested","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":"ipmi"}'),)"
+      // Written before the unfence: no "deadline".
+      "('" +
+      incident.id +
+      "', 'evacuation-rejected', 1700000000030, "
+      R"('{"at":1700000000030,"attempt":0,"attempt_deadline":null,"detail":"409","fence_deadline":null,"final":true,"host":"","instance_id":"vm-1","kind":"evacuation-rejected","level":0,"next_check_at":null,"node":"","power":"unknown","records":[],"status":"","task_state":"","who":""}'))");
+  auto events = journal->events(incident.id);
+  ASSERT_TRUE(events.has_value()) << events.error().toString();
+  ASSERT_EQ(events->size(), 4U);
+  EXPECT_EQ((*events)[1],
+            (Event{.at = at(10),
+                   .payload = events::PowerOffRequested{.level = 0,
+                                                        .attempt = 1,
+                                                        .fencer = "ipmi",
+                                                        .attempt_deadline = at(5010),
+                                                        .fence_deadline = at(30'010)}}));
+  EXPECT_EQ((*events)[2],
+            (Event{.at = at(20),
+                   .payload = events::PowerOffRequested{.level = 0,
+                                                        .attempt = 2,
+                                                        .fencer = "ipmi",
+                                                        .attempt_deadline = at(5020),
+                                                        .fence_deadline = std::nullopt}}));
+  EXPECT_EQ((*events)[3], (Event{.at = at(30),
+                                 .payload = events::EvacuationRejected{
+                                     .instance_id = "vm-1", .final = true, .detail = "409"}}));
+
+  rawExec("UPDATE events SET json = json_remove(json, '$.attempt_deadline') WHERE seq = 3");
+  events = journal->events(incident.id);
+  ASSERT_FALSE(events.has_value());
+  EXPECT_EQ(events.error().code, ErrorCode::kCorruption);
+  EXPECT_THAT(events.error().message,
+              HasSubstr("table events, id 3: event.attempt_deadline: missing (event kind "
+                        "'power-off-requested')"));
+}
+
 TEST_F(SqliteJournalTest, CorruptEventAndOutboxRowsAreCorruption) {
   const Incident incident = makeIncident("compute-1", 1);
   auto journal = mustOpen();
