@@ -30,6 +30,8 @@ BMC_PASS=$(cat "$FDR/bmc-password")
 
 # 1. probe ports of every host whose nova-compute runs (a host killed by a test stays dead)
 for h in "${HOSTS[@]}"; do
+  # a running host left black-holed by an interrupted test answers again
+  pid_alive "$(compute_proc "$h")" && unblackhole_host "$h"
   if pid_alive "$(compute_proc "$h")" && ! pid_alive "$(probe_proc "$h")"; then
     start_bg "$(probe_proc "$h")" -- /usr/bin/python3 "$LAB_DIR/probe-listener.py" \
       "$FDR_LAB_PORT_PROBE" "$(mgmt_addr "$h")" "$(storage_addr "$h")"

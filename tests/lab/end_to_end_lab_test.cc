@@ -439,5 +439,23 @@ TEST_F(EndToEndLabTest, AHungMailServerDelaysOnlyTheMail) {
       << "captured:" << subjects(newMail());
 }
 
+// 6. Issue #14: a live host whose probed service stops (its ports refuse: the host's kernel
+// answers) while its nova-compute keeps reporting is never fenced, however long it lasts.
+// Before, both probe sources counted a refusal as down and the host was fenced after the grace.
+TEST_F(EndToEndLabTest, AStoppedServiceOnALiveHostIsNotFenced) {
+  const std::string host = hosts_.at(2);
+  startDaemon();
+  waitWatching();
+  killed_.insert(host);  // TearDown brings its probe ports back
+  ASSERT_TRUE(shell(env_["FDR_LAB_HOST_SH"] + " stop-service " + host));
+  // Several grace periods (3 s) and polls (0.5 s) with the port closed: no incident may open.
+  const bool fenced = waitUntil(15s, [&] { return !incidentOf(host).is_null(); });
+  EXPECT_FALSE(fenced) << incidentOf(host).dump(2);
+  EXPECT_EQ(bmcPower(host), "on") << host << " was powered off";
+  auto service = nova_->computeService(host);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->forced_down) << host;
+}
+
 }  // namespace
 }  // namespace fdr::lab

@@ -22,27 +22,33 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace fdr::testing {
 
-// A listening socket on 127.0.0.1 and a free port; error() says why not.
+// A listening socket on `ip` (any 127/8 address works on Linux) and `port` (0: a free one);
+// error() says why not.
 class LoopbackListener {
  public:
-  explicit LoopbackListener(int backlog) {
+  explicit LoopbackListener(int backlog, std::string ip = "127.0.0.1", int port = 0)
+      : ip_(std::move(ip)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) {
       error_ = std::string("socket: ") + std::strerror(errno);
       return;
     }
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(static_cast<uint16_t>(port));
     socklen_t length = sizeof sin;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
+    if (::inet_pton(AF_INET, ip_.c_str(), &sin.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
         ::listen(fd_, backlog) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &length) != 0) {
-      error_ = std::string("bind/listen on 127.0.0.1: ") + std::strerror(errno);
+      error_ = "bind/listen on " + ip_ + ":" + std::to_string(port) + ": " + std::strerror(errno);
       return;
     }
     port_ = ntohs(sin.sin_port);
@@ -56,9 +62,11 @@ class LoopbackListener {
   [[nodiscard]] int fd() const { return fd_; }
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] const std::string& error() const { return error_; }
-  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] const std::string& ip() const { return ip_; }
+  [[nodiscard]] std::string address() const { return ip_ + ":" + std::to_string(port_); }
 
  private:
+  std::string ip_;
   int fd_ = -1;
   int port_ = 0;
   std::string error_;
@@ -140,13 +148,15 @@ class SilentServer {
 
 class BlackholePort {
  public:
-  BlackholePort() : listener_(0) {
+  // On `ip`:`port` (0: a free port).
+  explicit BlackholePort(std::string ip = "127.0.0.1", int port = 0)
+      : listener_(0, std::move(ip), port) {
     if (!listener_.error().empty()) return;
     // The one connection the queue holds: from now on SYNs find it full and are dropped.
     filler_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, listener_.ip().c_str(), &sin.sin_addr);
     sin.sin_port = htons(static_cast<uint16_t>(listener_.port()));
     if (filler_ < 0 || ::connect(filler_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0) {
       error_ = std::string("connect to fill the accept queue: ") + std::strerror(errno);
