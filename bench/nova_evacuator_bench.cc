@@ -1,5 +1,5 @@
 // The Nova evacuator's throughput against a fake Nova that answers every compute call after
-// 100 ms (tests/clients' FakeOpenStack on loopback): 1,000 instances on 10 failed hosts, from
+// 100 ms (tests/clients' FakeNova on loopback): 1,000 instances on 10 failed hosts, from
 // force-down to every instance confirmed on another host. Printed next to the ideal
 // (calls × latency ÷ api-concurrency) and next to a serial loop like the original freezer-dr's
 // (one call at a time), measured on one host and scaled to ten.
@@ -7,25 +7,18 @@
 //   nova_evacuator_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "clients/fake_nova_fixture.h"
 #include "clients/nova/nova_client.h"
-#include "clients/openstack_fake_fixture.h"
 #include "drivers/evacuator/nova/nova_evacuator.h"
 
 namespace fdr {
 namespace {
 
-using fdr::testing::FakeOpenStack;
-using fdr::testing::FakeReply;
-using fdr::testing::FakeRequest;
-using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr int kHosts = 10;
@@ -36,102 +29,14 @@ std::string hostName(int h) {
   return "compute-" + std::to_string(h);
 }
 
-// Servers start on their host; an accepted evacuation moves the server to "spare" (the rebuild
-// is over by the next read). Every compute call but the version document takes kLatency.
-class SlowNova {
- public:
-  explicit SlowNova(int hosts) {
-    for (int h = 0; h < hosts; ++h) {
-      for (int i = 0; i < kPerHost; ++i)
-        host_of_["vm-" + std::to_string(h) + "-" + std::to_string(i)] = hostName(h);
-    }
-    os.server.on("GET", "/compute/v2.1/", [](const FakeRequest&) {
-      return FakeReply::json(
-          200,
-          {{"version",
-            {{"id", "v2.1"}, {"status", "CURRENT"}, {"version", "2.93"}, {"min_version", "2.1"}}}});
-    });
-    os.server.on("GET", "/compute/v2.1/os-services", [this](const FakeRequest& r) {
-      return slow({{"services", json::array({service(r.param("host"))})}});
-    });
-    os.server.on("PUT", "/compute/v2.1/os-services/*", [this](const FakeRequest& r) {
-      json svc = service(r.path.substr(r.path.rfind('/') + 1));
-      const json body = r.json();
-      for (const auto& [key, value] : body.items()) svc[key] = value;
-      return slow({{"service", svc}});
-    });
-    os.server.on("GET", "/compute/v2.1/os-migrations", [this](const FakeRequest&) {
-      return slow({{"migrations", json::array()}});
-    });
-    for (const char* method : {"GET", "POST"}) {
-      os.server.on(method, "/compute/v2.1/servers/*",
-                   [this](const FakeRequest& r) { return servers(r); });
-    }
-    os.start();
-    nova = std::make_unique<nova::NovaClient>(*os.keystone);
-    (void)nova->microversion();
-  }
-
-  std::atomic<int> calls{0};
-  FakeOpenStack os;
-  std::unique_ptr<nova::NovaClient> nova;
-
- private:
-  FakeReply slow(const json& body) {
-    calls.fetch_add(1);
-    return FakeReply::json(200, body).after(kLatency);
-  }
-  static json service(const std::string& host) {
-    return {{"id", host},
-            {"binary", "nova-compute"},
-            {"host", host},
-            {"zone", "nova"},
-            {"status", "enabled"},
-            {"state", "down"},
-            {"forced_down", false},
-            {"disabled_reason", nullptr},
-            {"updated_at", "2026-01-01T00:00:00.000000"}};
-  }
-  static json server(const std::string& id, const std::string& host) {
-    return {{"id", id},
-            {"name", id},
-            {"status", "ACTIVE"},
-            {"tenant_id", "p"},
-            {"user_id", "u"},
-            {"metadata", json::object()},
-            {"OS-EXT-SRV-ATTR:host", host},
-            {"OS-EXT-SRV-ATTR:hypervisor_hostname", host},
-            {"OS-EXT-STS:task_state", nullptr},
-            {"OS-EXT-STS:vm_state", "active"},
-            {"OS-EXT-STS:power_state", 1},
-            {"flavor", {{"original_name", "m1"}, {"vcpus", 1}, {"ram", 512}, {"disk", 1}}},
-            {"image", {{"id", "img"}, {"links", json::array()}}},
-            {"os-extended-volumes:volumes_attached", json::array()},
-            {"created", "2026-01-01T00:00:00Z"},
-            {"updated", "2026-01-01T00:00:00Z"}};
-  }
-  FakeReply servers(const FakeRequest& r) {
-    std::lock_guard lock(mutex_);
-    const std::string rest = r.path.substr(std::string("/compute/v2.1/servers/").size());
-    if (rest == "detail") {
-      json list = json::array();
-      for (const auto& [id, host] : host_of_) {
-        if (host == r.param("host")) list.push_back(server(id, host));
-      }
-      return slow({{"servers", list}});
-    }
-    const size_t slash = rest.find('/');
-    const std::string id = rest.substr(0, slash);
-    if (slash != std::string::npos) {  // POST .../action: evacuate
-      host_of_[id] = "spare";
-      return slow(json::object());
-    }
-    return slow({{"server", server(id, host_of_[id])}});
-  }
-
-  std::mutex mutex_;
-  std::map<std::string, std::string> host_of_;
-};
+// Every host's kPerHost servers on the fake Nova; every compute call takes kLatency, an accepted
+// evacuation is rebuilt on "spare" by the next read.
+testing::FakeNovaOptions slowNova(int hosts) {
+  testing::FakeNovaOptions options;
+  for (int h = 0; h < hosts; ++h) options.hosts[hostName(h)] = kPerHost;
+  options.latency = kLatency;
+  return options;
+}
 
 // What the engine asks of the driver for `hosts` failed hosts: force down and list each host,
 // evacuate every instance, then read them back until all run elsewhere. Empty: all confirmed.
@@ -166,7 +71,7 @@ std::string recover(Evacuator& evacuator, int hosts) {
 // One recovery with `hosts` failed hosts at api-concurrency `concurrency`; manual timing.
 void run(benchmark::State& state, int hosts, int concurrency, bool scale_to_ten) {
   for (auto _ : state) {
-    SlowNova nova(hosts);
+    testing::FakeNova nova(slowNova(hosts));
     drivers::NovaEvacuatorSettings settings;
     settings.api_concurrency = concurrency;
     drivers::NovaEvacuator evacuator(*nova.nova, nova.os.clock, settings);
@@ -179,7 +84,7 @@ void run(benchmark::State& state, int hosts, int concurrency, bool scale_to_ten)
       break;
     }
     state.SetIterationTime(seconds);
-    const int calls = nova.calls.load();
+    const int calls = nova.calls();
     state.counters["calls"] = calls;
     state.counters["ideal_s"] = calls * (kLatency.count() / 1000.0) / concurrency;
     if (scale_to_ten) state.counters["x10_hosts_s"] = seconds * kHosts;

@@ -5,8 +5,6 @@
 // Also: an idle daemon's CPU share (100 nodes, all up, poll interval 1 s, real time).
 //
 //   build/bench/tick_bench [ticks]
-#include <time.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bench_drivers.h"
 #include "core/engine.h"
 #include "core/executor.h"
 #include "store/memory/memory_journal.h"
@@ -30,72 +29,7 @@ namespace fdr {
 namespace {
 
 using namespace std::chrono_literals;
-
-double threadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-double processCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-std::vector<Node> nodes(int n) {
-  std::vector<Node> out;
-  for (int i = 1; i <= n; ++i) {
-    Node node;
-    node.id = std::to_string(i);
-    node.hostname = "compute-" + std::to_string(i);
-    node.ip_addr = "127.0.0.1";
-    out.push_back(node);
-  }
-  return out;
-}
-
-class BenchMonitor final : public Monitor {
- public:
-  BenchMonitor(Clock& clock, std::set<std::string> down) : clock_(clock), down_(std::move(down)) {}
-  Result<std::vector<Observation>> poll(std::span<const Node> nodes) override {
-    std::vector<Observation> out;
-    out.reserve(nodes.size() * 2);
-    const TimePoint now = clock_.now();
-    for (const Node& n : nodes) {
-      const Health h = down_.contains(n.hostname) ? Health::kDown : Health::kUp;
-      out.push_back({n.hostname, "nova/heartbeat", h, now, ""});
-      out.push_back({n.hostname, "probe/management", h, now, ""});
-    }
-    return out;
-  }
-
- private:
-  Clock& clock_;
-  std::set<std::string> down_;
-};
-
-class BenchFencer final : public Fencer {
- public:
-  Status powerOff(const Node& n) override {
-    std::lock_guard lock(mutex_);
-    off_.insert(n.hostname);
-    return {};
-  }
-  Status powerOn(const Node& n) override {
-    std::lock_guard lock(mutex_);
-    off_.erase(n.hostname);
-    return {};
-  }
-  Result<PowerState> powerStatus(const Node& n) override {
-    std::lock_guard lock(mutex_);
-    return off_.contains(n.hostname) ? PowerState::kOff : PowerState::kOn;
-  }
-
- private:
-  std::mutex mutex_;
-  std::set<std::string> off_;
-};
+using namespace fdr::bench;
 
 // Accepts every evacuation and rebuilds for ever (the incidents stay open, evacuating).
 class BenchEvacuator final : public Evacuator {
@@ -137,25 +71,6 @@ class BenchEvacuator final : public Evacuator {
  private:
   int per_host_;
 };
-
-class NullNotifier final : public Notifier {
- public:
-  Status send(const Notification&) override { return {}; }
-};
-
-// The daemon's lanes at the default [evacuation] concurrency (app/wiring.cc laneSizes).
-core::LaneSizes daemonLanes() {
-  core::LaneSizes sizes;
-  sizes.by_prefix = {{"monitor", 1}, {"fence", 16}, {"cloud", 36}, {"notify", 4}, {"isolation", 1}};
-  return sizes;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
-}
 
 // The daemon's engine over `n` nodes, those in `down` failed, `per_host` instances on each.
 struct BenchDaemon {

@@ -37,6 +37,8 @@ if [[ -d $RUN ]]; then
 fi
 # the BMCs of the fake hosts (lab/wire.sh): stopping one never runs its power hook
 "$LAB_DIR/bmc/bmcsim.sh" stop-all
+# packets to crashed hosts' addresses flow again (lab/lib.sh blackhole_host)
+remove_lab_chain
 if ((purge)); then
   case $S in
     / | /var | /var/tmp | /tmp | "$HOME" | "") die "refusing to purge state dir '$S'" ;;

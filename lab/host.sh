@@ -2,8 +2,11 @@
 # One fake compute host as freezer-dr sees it: its nova-compute, its probe ports (management
 # address 127.0.1.N and storage address 127.0.2.N, port $FDR_LAB_PORT_PROBE) and its IPMI BMC.
 #   lab/host.sh kill    fake-host-N     crash the host: SIGKILL its nova-compute and probe ports
-#                                       (the BMC keeps answering and reads power on, as after a
-#                                       kernel panic)
+#                                       and drop every packet to its addresses (it answers
+#                                       nothing, as a dead machine; the BMC keeps answering and
+#                                       reads power on, as after a kernel panic)
+#   lab/host.sh stop-service fake-host-N  stop only its probe ports' listener (the host lives: its
+#                                       ports refuse, its nova-compute keeps reporting)
 #   lab/host.sh start   fake-host-N     start its probe ports and nova-compute; wait for a heartbeat
 #   lab/host.sh restore fake-host-N     back to service after a fence: BMC power on (its hook
 #                                       starts the host), wait for the heartbeat, then clear
@@ -34,7 +37,7 @@ fi
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-usage() { sed -n '2,13p' "$0" >&2; exit 2; }
+usage() { sed -n '2,17p' "$0" >&2; exit 2; }
 (($# == 2)) || usage
 cmd=$1 h=$2
 [[ $h =~ ^[0-9]+$ ]] && h=$(host_name "$h")
@@ -42,6 +45,7 @@ cmd=$1 h=$2
 probe=$(probe_proc "$h")
 
 start_probe() {
+  unblackhole_host "$h"
   pid_alive "$probe" && return 0
   start_bg "$probe" -- /usr/bin/python3 "$LAB_DIR/probe-listener.py" "$FDR_LAB_PORT_PROBE" \
     "$(mgmt_addr "$h")" "$(storage_addr "$h")"
@@ -100,7 +104,8 @@ status() {
 lock() { exec 9>"$RUN/host-$h.lock"; flock 9; }
 
 case $cmd in
-  kill) kill_host; log "$h killed" ;;
+  kill) blackhole_host "$h"; kill_host; log "$h killed (its addresses answer nothing)" ;;
+  stop-service) stop_procs --signal KILL --kill-after 5 "$probe"; log "$h: probe ports closed" ;;
   start) lock; start_probe; "$LAB_DIR/compute.sh" start "$h" ;;
   restore) lock; restore ;;
   status) status ;;

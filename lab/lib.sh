@@ -80,6 +80,38 @@ probe_proc() { printf 'probe-%s' "$1"; }                # $1 = host name
 mgmt_addr() { printf '127.0.1.%s' "$(host_index "$1")"; }
 storage_addr() { printf '127.0.2.%s' "$(host_index "$1")"; }
 bmc_name() { printf 'bmc-%s' "$1"; }
+
+# A crashed host does not answer: packets to its management and storage addresses are dropped
+# (probes time out, as towards a dead machine; a refused connect would mean its kernel is alive).
+# iptables rules on the loopback interface in the lab's own chain FDR_LAB, for the lab's own
+# addresses only; removed when the host starts again (host.sh start / restore) and by down.sh.
+FDR_LAB_CHAIN=FDR_LAB
+lab_chain() {
+  iptables -w -N "$FDR_LAB_CHAIN" 2>/dev/null || true
+  iptables -w -C INPUT -i lo -j "$FDR_LAB_CHAIN" 2>/dev/null ||
+    iptables -w -I INPUT -i lo -j "$FDR_LAB_CHAIN"
+}
+blackhole_host() {
+  local a
+  lab_chain
+  for a in "$(mgmt_addr "$1")" "$(storage_addr "$1")"; do
+    iptables -w -C "$FDR_LAB_CHAIN" -d "$a/32" -j DROP 2>/dev/null ||
+      iptables -w -A "$FDR_LAB_CHAIN" -d "$a/32" -j DROP
+  done
+}
+unblackhole_host() {
+  local a
+  command -v iptables >/dev/null || return 0
+  for a in "$(mgmt_addr "$1")" "$(storage_addr "$1")"; do
+    while iptables -w -D "$FDR_LAB_CHAIN" -d "$a/32" -j DROP 2>/dev/null; do :; done
+  done
+}
+remove_lab_chain() {
+  command -v iptables >/dev/null || return 0
+  while iptables -w -D INPUT -i lo -j "$FDR_LAB_CHAIN" 2>/dev/null; do :; done
+  iptables -w -F "$FDR_LAB_CHAIN" 2>/dev/null || true
+  iptables -w -X "$FDR_LAB_CHAIN" 2>/dev/null || true
+}
 bmc_port() { printf '%s' "$((FDR_LAB_PORT_BMC_BASE + $(host_index "$1")))"; }
 export BMC_RUN_DIR=${BMC_RUN_DIR:-$FDR_LAB_STATE/bmc}
 

@@ -30,6 +30,8 @@ BMC_PASS=$(cat "$FDR/bmc-password")
 
 # 1. probe ports of every host whose nova-compute runs (a host killed by a test stays dead)
 for h in "${HOSTS[@]}"; do
+  # a running host left black-holed by an interrupted test answers again
+  pid_alive "$(compute_proc "$h")" && unblackhole_host "$h"
   if pid_alive "$(compute_proc "$h")" && ! pid_alive "$(probe_proc "$h")"; then
     start_bg "$(probe_proc "$h")" -- /usr/bin/python3 "$LAB_DIR/probe-listener.py" \
       "$FDR_LAB_PORT_PROBE" "$(mgmt_addr "$h")" "$(storage_addr "$h")"
@@ -64,6 +66,8 @@ for h in "${HOSTS[@]}"; do
 done
 
 # 3. the capturing SMTP server
+# a mail server left stopped (SIGSTOP) by an interrupted test answers again
+if pid_alive smtp-capture; then kill -CONT "$(pid_of smtp-capture)" 2>/dev/null || true; fi
 if ! pid_alive smtp-capture; then
   start_bg smtp-capture -- /usr/bin/python3 "$LAB_DIR/smtp/smtp-capture.py" \
     --listen "127.0.0.1:$FDR_LAB_PORT_SMTP" --dir "$MAIL"
@@ -134,6 +138,7 @@ FDR_LAB_FDR_INVENTORY=$FDR/servers.yml
 FDR_LAB_FDR_JOURNAL=$FDR/journal.db
 FDR_LAB_FDR_DIR=$FDR
 FDR_LAB_MAIL_DIR=$MAIL
+FDR_LAB_SMTP_PIDFILE=$RUN/smtp-capture.pid
 FDR_LAB_PORT_SMTP=$FDR_LAB_PORT_SMTP
 FDR_LAB_PORT_PROBE=$FDR_LAB_PORT_PROBE
 FDR_LAB_PORT_BMC_BASE=$FDR_LAB_PORT_BMC_BASE

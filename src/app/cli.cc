@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <stop_token>
@@ -161,6 +162,20 @@ Duration tickInterval(const config::Config& cfg, const core::TickSummary& summar
   return cfg.poll_interval;
 }
 
+// A stop must not wait for a call that hangs (a BMC, cloud or mail server that never answers,
+// up to its deadline): after a short grace, exit without joining its worker. Everything taken
+// is in the journal; what the call would have answered is asked again at the next start.
+int leave(core::ThreadPoolExecutor& executor, int exit_code) {
+  constexpr Duration kGrace{std::chrono::seconds(2)};
+  const size_t stuck = executor.stop(kGrace);
+  if (stuck == 0) return exit_code;
+  spdlog::warn("{} driver call(s) still running after {} s (no answer yet); exiting without them",
+               stuck, kGrace.count() / 1000);
+  std::cout.flush();
+  spdlog::shutdown();
+  std::_Exit(exit_code);
+}
+
 int cmdRun(const Globals& globals) {
   SignalWatcher signals;  // before any thread exists, so every thread blocks the signals
   SystemClock clock;
@@ -189,7 +204,7 @@ int cmdRun(const Globals& globals) {
   }
   spdlog::info("stopped; {} open incident(s) are in the journal and resume at the next start",
                engine.openIncidents().size());
-  return kExitOk;
+  return leave(executor, kExitOk);
 }
 
 int cmdCheck(const Globals& globals, bool dry_run) {
@@ -266,9 +281,9 @@ int cmdCheck(const Globals& globals, bool dry_run) {
     std::cout << "No failed nodes\n";
   }
   if (summary.open_incidents > 0 || !summary.vetoes.empty() || unfence_needs_operator) {
-    return kExitNeedsOperator;
+    return leave(executor, kExitNeedsOperator);
   }
-  return kExitOk;
+  return leave(executor, kExitOk);
 }
 
 int cmdValidate(const Globals& globals) {

@@ -151,6 +151,7 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.evacuation_concurrency = config.evacuation_concurrency;
   policy.max_rebuilds_per_host = config.max_rebuilds_per_host;
   policy.poll_interval = config.poll_interval;
+  policy.poll_timeout = config.poll_timeout;
   policy.reserved_hosts = config.reserved_hosts;
   policy.reserved_hosts_fallback = config.reserved_hosts_fallback;
   policy.shared_storage = config.shared_storage;

@@ -24,6 +24,15 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
   }
 }
 
+size_t ThreadPoolExecutor::stop(std::chrono::milliseconds grace) {
+  std::unique_lock lock(mutex_);
+  stopping_ = true;
+  for (auto& [name, lane] : lanes_) lane->queue.clear();
+  wake_.notify_all();
+  idle_.wait_for(lock, grace, [&] { return running_ == 0; });
+  return running_;
+}
+
 void ThreadPoolExecutor::post(const std::string& lane_name, std::function<void()> work) {
   std::lock_guard lock(mutex_);
   if (stopping_) return;
@@ -46,6 +55,7 @@ void ThreadPoolExecutor::run(Lane& lane) {
     if (stopping_) return;
     std::function<void()> work = std::move(lane.queue.front());
     lane.queue.pop_front();
+    running_ += 1;
     lock.unlock();
     try {
       work();
@@ -54,6 +64,8 @@ void ThreadPoolExecutor::run(Lane& lane) {
       spdlog::error("a driver call threw: {}", e.what());
     }
     lock.lock();
+    running_ -= 1;
+    if (running_ == 0) idle_.notify_all();
   }
 }
 

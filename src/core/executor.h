@@ -7,6 +7,7 @@
 // and reads the results later (core/calls.h).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -47,6 +48,12 @@ class ThreadPoolExecutor final : public Executor {
 
   void post(const std::string& lane, std::function<void()> work) override;
 
+  // Stops taking work (queued work that has not started is dropped) and waits at most `grace`
+  // for the calls in progress to return. Returns how many still run: a caller that is shutting
+  // down may then exit without waiting for them (the journal holds every step taken; a call
+  // still running has changed nothing the journal relies on).
+  [[nodiscard]] size_t stop(std::chrono::milliseconds grace);
+
  private:
   struct Lane {
     std::deque<std::function<void()>> queue;
@@ -58,6 +65,8 @@ class ThreadPoolExecutor final : public Executor {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  size_t running_ = 0;  // calls in progress
+  std::condition_variable idle_;
   std::map<std::string, std::unique_ptr<Lane>> lanes_;  // GUARDED_BY(mutex_)
 };
 

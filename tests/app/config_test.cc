@@ -152,6 +152,7 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
       "maintenance = node-7, node-9\n"
       "[monitoring]\n"
       "min-sources = 1\n"
+      "poll-timeout = 300ms\n"
       "[fencer]\n"
       "retries = 2\n"
       "attempt-timeout = 5s\n"
@@ -174,6 +175,7 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->storm_max_percent, 30);
   EXPECT_EQ(config->maintenance, (std::vector<std::string>{"node-7", "node-9"}));
   EXPECT_EQ(config->min_sources, 1);
+  EXPECT_EQ(config->poll_timeout, milliseconds(300));
   EXPECT_EQ(config->fence_retries, 2);
   EXPECT_EQ(config->fence_attempt_timeout, milliseconds(5'000));
   EXPECT_EQ(config->fence_deadline, milliseconds(60'000));
@@ -187,6 +189,19 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->ha_enabled_key, "ha:enabled");
   // shared-storage also reaches the evacuator driver, which knows how to tell the cloud.
   EXPECT_EQ(config->evacuator.options.at("shared-storage").value, "yes");
+}
+
+TEST_F(ConfigTest, APollTimeoutLongerThanThePollIntervalIsAnError) {
+  EXPECT_EQ(Config{}.poll_timeout, milliseconds(0)) << "0: the poll interval";
+  const auto config = loadText(
+      "[DEFAULT]\n"
+      "poll-interval = 1s\n"
+      "[monitoring]\n"
+      "poll-timeout = 2s\n");
+  EXPECT_FALSE(config.has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":4",
+                       "poll-timeout (2000 ms) is longer than [DEFAULT] poll-interval (1000 ms)"))
+      << diag_.format();
 }
 
 TEST_F(ConfigTest, DashAndUnderscoreSpellingsAreTheSameOption) {

@@ -5,21 +5,27 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "drivers/notifier/email/email_notifier.h"
 #include "drivers/notifier/email/recipient_directory.h"
 #include "drivers/notifier_log_capture.h"
 #include "drivers/smtp_capture_fixture.h"
+#include "freezer/call_deadline.h"
 #include "freezer/registry.h"
 
 namespace fdr::testing {
 namespace {
 
 using drivers::email::Recipient;
+using namespace std::chrono_literals;
 
 constexpr int64_t kNowMs = 1'795'600'000'000;  // Wed, 25 Nov 2026 09:46:40 UTC
 constexpr const char* kPassword = "Sm7p-pa55-w0rd!";
@@ -31,6 +37,9 @@ struct DirectoryState {
   std::optional<Error> error;
   int calls = 0;
   std::vector<std::vector<std::string>> owners_asked;  // per call
+  // When set, each call waits for it first (a directory that hangs), telling `entered`.
+  std::optional<std::shared_future<void>> gate;
+  std::promise<void> entered;
 };
 
 class FakeDirectory final : public drivers::email::RecipientDirectory {
@@ -41,6 +50,10 @@ class FakeDirectory final : public drivers::email::RecipientDirectory {
                                          const std::vector<std::string>& owners) override {
     ++state_->calls;
     state_->owners_asked.push_back(owners);
+    if (state_->gate) {
+      state_->entered.set_value();
+      state_->gate->wait();
+    }
     if (state_->error) return std::unexpected(*state_->error);
     auto it = state_->projects.find(project_id);
     std::vector<Recipient> out =
@@ -553,6 +566,65 @@ TEST_F(EmailNotifierTest, AServerThatNeverAnswersTimesOutWithinTheTimeout) {
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().code, ErrorCode::kTimedOut) << sent.error().message;
   EXPECT_TRUE(sent.error().retryable);
+}
+
+TEST_F(EmailNotifierTest, TheCallsDeadlineBoundsEachMessageBelowTheTimeout) {
+  const LoopbackSocket silent(/*listening=*/true);  // accepts, never greets
+  auto made = make(silent.port(), {{"timeout", "30s"}, {"connect-timeout", "10s"}});
+  ASSERT_TRUE(made) << made.error().message;
+  Status sent;
+  {
+    const CallDeadline deadline(std::chrono::steady_clock::now() + 300ms);
+    sent = (*made)->send(adminNotification(NotificationKind::kFenceFailed));
+  }
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, ErrorCode::kTimedOut) << sent.error().message;
+  // The limit given to libcurl is what was left of the deadline, not the 30 s option.
+  const std::string& m = sent.error().message;
+  const size_t at = m.find("within ");
+  ASSERT_NE(at, std::string::npos) << m;
+  EXPECT_LE(std::stoi(m.substr(at + 7)), 300) << m;
+
+  // A deadline already past: nothing is sent, the error says why.
+  const CallDeadline past(std::chrono::steady_clock::now() - 1ms);
+  sent = (*made)->send(adminNotification(NotificationKind::kFenceFailed));
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, ErrorCode::kTimedOut);
+  EXPECT_NE(sent.error().message.find("deadline passed"), std::string::npos)
+      << sent.error().message;
+}
+
+TEST_F(EmailNotifierTest, AHungUserLookupDoesNotHoldBackTheAdminsMail) {
+  SmtpCapture smtp;
+  ASSERT_TRUE(smtp.ok()) << smtp.error();
+  auto notifier = notifierFor(smtp);
+  ASSERT_NE(notifier, nullptr);
+  std::promise<void> release;
+  directory_->gate = release.get_future().share();
+  std::future<void> entered = directory_->entered.get_future();
+  // The users' notice waits in the directory (Keystone hung) on its own delivery thread...
+  std::thread users([&] { EXPECT_TRUE(notifier->send(projectNotification("demo"))); });
+  entered.wait();
+  // ...while an alert for the admins goes out (the limit only keeps a regression from hanging
+  // the test: waiting behind the lookup would wait for ever).
+  auto admins = std::async(std::launch::async, [&] {
+    return notifier->send(adminNotification(NotificationKind::kFenceFailed));
+  });
+  const bool sent_meanwhile = admins.wait_for(60s) == std::future_status::ready;
+  EXPECT_TRUE(sent_meanwhile) << "the admins' mail waited for the users' lookup";
+  if (sent_meanwhile) {
+    EXPECT_TRUE(admins.get());
+    EXPECT_EQ(envelopeRecipients(smtp.messages()),
+              (std::set<std::string>{"ops@example.test", "oncall@example.test"}));
+  }
+  release.set_value();
+  if (!sent_meanwhile) {
+    EXPECT_TRUE(admins.get());
+  }
+  users.join();
+  EXPECT_EQ(envelopeRecipients(smtp.messages()),
+            (std::set<std::string>{"ops@example.test", "oncall@example.test", "alice@example.test",
+                                   "carol@example.test"}));
 }
 
 TEST_F(EmailNotifierTest, StartTlsAndAuthDeliverAndThePasswordIsNeverLogged) {

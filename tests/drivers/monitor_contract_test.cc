@@ -1,7 +1,7 @@
 // The Monitor contract, run over every monitor driver against its real (or faithfully faked)
 // component:
 //   fake        configured down nodes
-//   probe       TCP listeners on loopback (a closed port is down)
+//   probe       TCP listeners on loopback (a port whose SYNs are dropped is down)
 //   nova        a fake Nova API (os-services) behind a fake Keystone
 //   neutron     a fake Neutron API (agents) behind a fake Keystone
 //   monasca     a fake Monasca API (alarms) behind a fake Keystone
@@ -26,6 +26,7 @@
 #include "app/builtin_drivers.h"
 #include "drivers/fencing_harness_fixture.h"
 #include "drivers/monitor_fixture.h"
+#include "support/silent_tcp.h"
 
 namespace fdr::testing {
 namespace {
@@ -73,6 +74,8 @@ class ProbeWorld final : public MonitorWorld {
         ::listen(fd_, 16) == 0 &&
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &length) == 0) {
       port_ = ntohs(sin.sin_port);
+      // compute-2 crashed: nothing answers on its address (a refusal would mean it is up).
+      dead_ = std::make_unique<fdr::testing::BlackholePort>("127.0.0.3", port_);
     }
   }
   ~ProbeWorld() override {
@@ -81,7 +84,8 @@ class ProbeWorld final : public MonitorWorld {
   ProbeWorld(const ProbeWorld&) = delete;
   ProbeWorld& operator=(const ProbeWorld&) = delete;
   [[nodiscard]] std::string ready() const override {
-    return port_ > 0 ? "" : "cannot listen on 127.0.0.2";
+    if (port_ <= 0) return "cannot listen on 127.0.0.2";
+    return dead_ && dead_->ok() ? "" : "cannot black-hole 127.0.0.3";
   }
   Result<std::unique_ptr<MonitorUnderTest>> monitor() override {
     return MonitorUnderTest::make("probe", {{"port", std::to_string(port_)}}, nullptr, clock_);
@@ -96,6 +100,7 @@ class ProbeWorld final : public MonitorWorld {
  private:
   int fd_ = -1;
   int port_ = 0;
+  std::unique_ptr<fdr::testing::BlackholePort> dead_;
   FakeClock clock_;
 };
 

@@ -1,6 +1,7 @@
 // The probe monitor against real sockets on loopback: listeners on 127.0.0.x (any 127/8 address
-// works on Linux), closed ports (refused), a listener whose accept queue is full (SYNs dropped:
-// no answer), several networks, hundreds of nodes in one poll. Never asserts on wall time.
+// works on Linux), closed ports (refused: the node answered, so it is up), listeners whose accept
+// queue is full (SYNs dropped: no answer, as from a dead host), several networks, hundreds of
+// nodes in one poll. Never asserts on wall time.
 #include "drivers/monitor/probe/probe_monitor.h"
 
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "freezer/registry.h"
+#include "support/silent_tcp.h"
 
 namespace fdr::drivers {
 namespace {
@@ -102,28 +104,59 @@ class ProbeMonitorTest : public ::testing::Test {
   DriverContext context_{clock_, nodes_};
 };
 
-TEST_F(ProbeMonitorTest, OpenPortIsUpClosedPortIsDown) {
+TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
+  fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
+  ASSERT_TRUE(crashed.ok()) << crashed.error();
   auto monitor = create({{"port", std::to_string(listener.port())}});
   ASSERT_TRUE(monitor) << monitor.error().toString();
-  nodes_ = {node("alive", "127.0.0.2"), node("dead", "127.0.0.3")};
+  nodes_ = {node("alive", "127.0.0.2"), node("no-service", "127.0.0.3"),
+            node("crashed", "127.0.0.4")};
   auto polled = (*monitor)->poll(nodes_);
   ASSERT_TRUE(polled) << polled.error().toString();
-  ASSERT_EQ(polled->size(), 2u);
+  ASSERT_EQ(polled->size(), 3u);
   auto seen = index(*polled);
   const Observation alive = seen[{"alive", "probe/mgmt"}];
-  const Observation dead = seen[{"dead", "probe/mgmt"}];
+  const Observation refused = seen[{"no-service", "probe/mgmt"}];
+  const Observation crashed_seen = seen[{"crashed", "probe/mgmt"}];
   EXPECT_EQ(alive.health, Health::kUp) << alive.detail;
-  EXPECT_EQ(dead.health, Health::kDown);
-  EXPECT_NE(dead.detail.find("refused"), std::string::npos) << dead.detail;
   EXPECT_EQ(alive.at, clock_.now());
+  // The refusal comes from the node's kernel: up, and the detail says its service is not.
+  EXPECT_EQ(refused.health, Health::kUp) << refused.detail;
+  EXPECT_NE(refused.detail.find("the node answered but its service does not"), std::string::npos)
+      << refused.detail;
+  EXPECT_NE(refused.detail.find("refused"), std::string::npos) << refused.detail;
+  // A dead host does not answer at all.
+  EXPECT_EQ(crashed_seen.health, Health::kDown) << crashed_seen.detail;
+  EXPECT_NE(crashed_seen.detail.find("no answer within 500 ms"), std::string::npos)
+      << crashed_seen.detail;
 
-  // The service dies: the next poll says so.
+  // The service stops (sshd or libvirtd restarting): the node is still up.
   listener.close();
   polled = (*monitor)->poll(nodes_);
   ASSERT_TRUE(polled);
-  EXPECT_EQ((index(*polled)[{"alive", "probe/mgmt"}].health), Health::kDown);
+  const Observation restarting = index(*polled)[{"alive", "probe/mgmt"}];
+  EXPECT_EQ(restarting.health, Health::kUp) << restarting.detail;
+  EXPECT_NE(restarting.detail.find("service does not"), std::string::npos) << restarting.detail;
+}
+
+TEST_F(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {
+  auto defaults = create({{"port", "9"}});
+  ASSERT_TRUE(defaults) << defaults.error().toString();
+  auto monitor = create({{"port", "9"}, {"refused-is-down", "true"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {node("no-service", "127.0.0.3")};
+  auto polled = (*defaults)->poll(nodes_);
+  ASSERT_TRUE(polled);
+  ASSERT_EQ(polled->size(), 1u);
+  EXPECT_EQ(polled->front().health, Health::kUp) << polled->front().detail;
+  polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled);
+  ASSERT_EQ(polled->size(), 1u);
+  EXPECT_EQ(polled->front().health, Health::kDown) << polled->front().detail;
+  EXPECT_NE(polled->front().detail.find("refused-is-down"), std::string::npos)
+      << polled->front().detail;
 }
 
 TEST_F(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
@@ -158,13 +191,15 @@ TEST_F(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
   ASSERT_TRUE(storage.error().empty()) << storage.error();
   Listener override_mgmt("127.0.0.22", port);
   ASSERT_TRUE(override_mgmt.error().empty()) << override_mgmt.error();
+  fdr::testing::BlackholePort cut("127.0.0.13", port);  // the storage path is cut
+  ASSERT_TRUE(cut.ok()) << cut.error();
   auto monitor = create({{"port", std::to_string(port)}, {"networks", "mgmt,storage"}});
   ASSERT_TRUE(monitor) << monitor.error().toString();
   nodes_ = {
       node("both-up", "127.0.0.2", {{"storage-addr", "127.0.0.12"}}),
       node("storage-cut", "127.0.0.2", {{"storage-addr", "127.0.0.13"}}),
       node("no-storage", "127.0.0.2"),
-      // mgmt-addr wins over ip_addr (127.0.0.3 would be refused).
+      // mgmt-addr wins over ip_addr (127.0.0.3 would be refused: up, but "service does not").
       node("mgmt-override", "127.0.0.3", {{"mgmt-addr", "127.0.0.22"}}),
   };
   auto polled = (*monitor)->poll(nodes_);
@@ -179,6 +214,7 @@ TEST_F(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
   EXPECT_EQ((seen[{"no-storage", "probe/mgmt"}].health), Health::kUp);
   EXPECT_FALSE((seen.contains({"no-storage", "probe/storage"})));
   EXPECT_EQ((seen[{"mgmt-override", "probe/mgmt"}].health), Health::kUp);
+  EXPECT_EQ((seen[{"mgmt-override", "probe/mgmt"}].detail.find("does not")), std::string::npos);
 }
 
 TEST_F(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
@@ -194,13 +230,14 @@ TEST_F(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
 }
 
 TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
-  // 250 listeners on 127.0.1.x / 127.0.2.x, all on the same port; the other 250 refuse.
+  // 250 listeners on 127.0.11.x / 127.0.12.x (not the lab's 127.0.1.x / 127.0.2.x), all on the
+  // same port; the other 250 refuse (up, their service is not: the detail says so).
   std::vector<std::unique_ptr<Listener>> listeners;
-  listeners.push_back(std::make_unique<Listener>("127.0.1.0", 0, 4));
+  listeners.push_back(std::make_unique<Listener>("127.0.11.0", 0, 4));
   ASSERT_TRUE(listeners.front()->error().empty()) << listeners.front()->error();
   const int port = listeners.front()->port();
   for (int i = 0; i < 500; ++i) {
-    const std::string ip = "127.0." + std::to_string(1 + i / 250) + "." + std::to_string(i % 250);
+    const std::string ip = "127.0." + std::to_string(11 + i / 250) + "." + std::to_string(i % 250);
     nodes_.push_back(node("node-" + std::to_string(i), ip));
     if (i % 2 == 0 && i != 0) {
       listeners.push_back(std::make_unique<Listener>(ip, port, 4));
@@ -217,8 +254,10 @@ TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
   int down = 0;
   for (int i = 0; i < 500; ++i) {
     const Observation& o = seen[{"node-" + std::to_string(i), "probe/mgmt"}];
-    EXPECT_EQ(o.health, i % 2 == 0 ? Health::kUp : Health::kDown) << o.node << ": " << o.detail;
-    (o.health == Health::kUp ? up : down) += 1;
+    EXPECT_EQ(o.health, Health::kUp) << o.node << ": " << o.detail;
+    const bool refused = o.detail.find("service does not") != std::string::npos;
+    EXPECT_EQ(refused, i % 2 != 0) << o.node << ": " << o.detail;
+    (refused ? down : up) += 1;
   }
   EXPECT_EQ(up, 250);
   EXPECT_EQ(down, 250);
@@ -234,8 +273,8 @@ TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
   auto results = probeAll(targets, 2s, /*max_open=*/7);
   ASSERT_EQ(results.size(), 100u);
   for (size_t i = 0; i < results.size(); ++i) {
-    EXPECT_EQ(results[i].health, i % 2 == 0 ? Health::kUp : Health::kDown)
-        << i << ": " << results[i].detail;
+    EXPECT_EQ(results[i].health, Health::kUp) << i << ": " << results[i].detail;
+    EXPECT_EQ(results[i].refused, i % 2 != 0) << i << ": " << results[i].detail;
   }
 }
 
@@ -263,7 +302,8 @@ TEST_F(ProbeMonitorTest, IntervalRepeatsTheLastProbeUntilItIsDue) {
   auto fresh = (*monitor)->poll(nodes_);
   ASSERT_TRUE(fresh);
   ASSERT_EQ(fresh->size(), 1u);
-  EXPECT_EQ(fresh->front().health, Health::kDown);
+  EXPECT_NE(fresh->front().detail.find("service does not"), std::string::npos)
+      << fresh->front().detail;  // probed again: the port is closed now
   EXPECT_EQ(fresh->front().at, clock_.now());
 }
 
@@ -275,7 +315,7 @@ TEST_F(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
   EXPECT_NE(results[0].detail.find("not a numeric IP address"), std::string::npos);
   EXPECT_EQ(results[1].health, Health::kUnknown);
   // IPv6 works too (port 1 on ::1 refuses), unless this host has no IPv6 loopback.
-  EXPECT_NE(results[2].health, Health::kUp) << results[2].detail;
+  EXPECT_TRUE(results[2].refused || results[2].health == Health::kUnknown) << results[2].detail;
 }
 
 TEST(ProbeAddressTest, FollowsTheInventoryKeys) {

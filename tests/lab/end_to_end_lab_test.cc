@@ -391,5 +391,71 @@ TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
   }
 }
 
+// 5. The mail server hangs during a recovery (SIGSTOP: its kernel still accepts connections,
+// nothing answers): the incident reaches done while it hangs, and the mail arrives once it
+// resumes (issue #12: notifications are delivered off the decision thread).
+TEST_F(EndToEndLabTest, AHungMailServerDelaysOnlyTheMail) {
+  const std::string victim = hosts_.at(1);
+  const std::vector<std::string> ids = bootServers(victim, "demo", 2);
+  ASSERT_EQ(ids.size(), 2U);
+  pid_t smtp = 0;
+  std::istringstream(fdr::testing::slurp(env_["FDR_LAB_SMTP_PIDFILE"])) >> smtp;
+  ASSERT_GT(smtp, 0) << "no pid in " << env_["FDR_LAB_SMTP_PIDFILE"];
+  startDaemon();
+  waitWatching();
+
+  ASSERT_EQ(::kill(smtp, SIGSTOP), 0);
+  struct Resume {  // whatever happens below, the lab's mail server runs again
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{smtp};
+  ASSERT_TRUE(killHost(victim));
+  const json incident = waitIncident(victim, 240s, terminal);
+  ASSERT_FALSE(incident.is_null()) << "no incident for " << victim;
+  EXPECT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+  expectEvacuatedOnce(ids, victim);
+  const auto early = newMail();
+  EXPECT_TRUE(std::none_of(
+      early.begin(), early.end(),
+      [&](const CapturedMail& m) { return m.subject.find(victim) != std::string::npos; }))
+      << "mail came through a stopped server:" << subjects(early);
+  const json doc = status();
+  ASSERT_TRUE(doc.contains("undelivered_notifications")) << doc.dump(2);
+  EXPECT_FALSE(doc["undelivered_notifications"].empty()) << "the notices wait in the outbox";
+
+  ASSERT_EQ(::kill(smtp, SIGCONT), 0);
+  EXPECT_TRUE(waitMail(180s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject.find(victim) != std::string::npos &&
+                                m.subject.find("recovered") != std::string::npos;
+                       }))
+      << "captured:" << subjects(newMail());
+  EXPECT_TRUE(waitMail(180s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, env_["FDR_LAB_EMAIL_alice"]) &&
+                                m.subject.find(victim) != std::string::npos;
+                       }))
+      << "captured:" << subjects(newMail());
+}
+
+// 6. Issue #14: a live host whose probed service stops (its ports refuse: the host's kernel
+// answers) while its nova-compute keeps reporting is never fenced, however long it lasts.
+// Before, both probe sources counted a refusal as down and the host was fenced after the grace.
+TEST_F(EndToEndLabTest, AStoppedServiceOnALiveHostIsNotFenced) {
+  const std::string host = hosts_.at(2);
+  startDaemon();
+  waitWatching();
+  killed_.insert(host);  // TearDown brings its probe ports back
+  ASSERT_TRUE(shell(env_["FDR_LAB_HOST_SH"] + " stop-service " + host));
+  // Several grace periods (3 s) and polls (0.5 s) with the port closed: no incident may open.
+  const bool fenced = waitUntil(15s, [&] { return !incidentOf(host).is_null(); });
+  EXPECT_FALSE(fenced) << incidentOf(host).dump(2);
+  EXPECT_EQ(bmcPower(host), "on") << host << " was powered off";
+  auto service = nova_->computeService(host);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->forced_down) << host;
+}
+
 }  // namespace
 }  // namespace fdr::lab

@@ -469,6 +469,7 @@ class Loader {
     const View v = index("monitoring", {{"driver", ""},
                                         {"backend_name", ""},
                                         {"min-sources", ""},
+                                        {"poll-timeout", ""},
                                         {"reference-points", ""},
                                         {"reference-points-required", ""},
                                         {"reference-timeout", ""},
@@ -483,6 +484,13 @@ class Loader {
                                         {"kwargs", ""}});
     config_.monitors = readDrivers(v, kDefaultMonitor);
     readInt(v, "min-sources", config_.min_sources, 1);
+    readDuration(v, "poll-timeout", config_.poll_timeout, /*allow_zero=*/true);
+    if (const IniEntry* e = v.get("poll-timeout");
+        e != nullptr && config_.poll_timeout > config_.poll_interval) {
+      diag_.error(at(*e), fmt::format("[monitoring] poll-timeout ({} ms) is longer than [DEFAULT] "
+                                      "poll-interval ({} ms): a poll may not outlast its cycle",
+                                      config_.poll_timeout.count(), config_.poll_interval.count()));
+    }
     if (const IniEntry* e = v.get("reference-points")) {
       for (const std::string& text : splitList(e->value)) {
         auto point = drivers::parseReferencePoint(text);

@@ -53,6 +53,9 @@ struct Config {
   // [DEFAULT]
   Duration grace{std::chrono::seconds(3)};  // `wait`: a node must stay down this long
   Duration poll_interval{std::chrono::seconds(1)};
+  // [monitoring] poll-timeout: a monitor's poll that has not answered by then counts as failed
+  // (its sources unknown for that cycle); 0 = the poll interval. Never above the interval.
+  Duration poll_timeout{0};
   std::string journal_path = "/var/lib/freezer-dr/journal.db";
   std::string log_level = "info";  // `log-level`, or oslo.log's `debug = true` -> "debug"
   std::string log_file;            // oslo.log `log_file` (under `log_dir`); empty = stderr

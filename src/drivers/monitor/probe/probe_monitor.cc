@@ -27,12 +27,17 @@ std::string errnoText(int error) {
   return strerror_r(error, buffer, sizeof buffer);
 }
 
-// A probe's verdict from the connect error (0 = connected).
+// A probe's verdict from the connect error (0 = connected). A refusal or a reset comes from the
+// node's own kernel: the node is up, only the service behind the port is not (a restart of sshd
+// or libvirtd must never get a live host fenced). A dead node does not answer at all.
 ProbeResult verdict(int error) {
   if (error == 0) return {Health::kUp, ""};
-  if (error == ECONNREFUSED) return {Health::kDown, "connection refused (port closed)"};
-  if (error == ENETUNREACH || error == EHOSTUNREACH || error == ETIMEDOUT || error == ECONNRESET ||
-      error == EHOSTDOWN || error == ENETDOWN) {
+  if (error == ECONNREFUSED || error == ECONNRESET) {
+    return {Health::kUp, "the node answered but its service does not (" + errnoText(error) + ")",
+            true};
+  }
+  if (error == ENETUNREACH || error == EHOSTUNREACH || error == ETIMEDOUT || error == EHOSTDOWN ||
+      error == ENETDOWN) {
     return {Health::kDown, "connect: " + errnoText(error)};
   }
   // EADDRNOTAVAIL, EACCES, EPERM, ENOBUFS...: a problem on this side, not the node's.
@@ -213,13 +218,14 @@ class Prober {
 class ProbeMonitor final : public Monitor {
  public:
   ProbeMonitor(Clock& clock, int port, std::vector<std::string> networks, Duration timeout,
-               Duration interval, std::string source)
+               Duration interval, std::string source, bool refused_is_down)
       : clock_(clock),
         port_(port),
         networks_(std::move(networks)),
         timeout_(timeout),
         interval_(interval),
-        source_(std::move(source)) {}
+        source_(std::move(source)),
+        refused_is_down_(refused_is_down) {}
 
   Result<std::vector<Observation>> poll(std::span<const Node> nodes) override {
     const TimePoint now = clock_.now();
@@ -244,8 +250,13 @@ class ProbeMonitor final : public Monitor {
     for (size_t i = 0; i < results.size(); ++i) {
       std::string detail = targets[i].address + ":" + std::to_string(port_);
       if (!results[i].detail.empty()) detail += ": " + results[i].detail;
+      Health health = results[i].health;
+      if (results[i].refused && refused_is_down_) {
+        health = Health::kDown;
+        detail += "; counted as down (refused-is-down)";
+      }
       out.push_back(Observation{owners[i].first->hostname, source_ + "/" + *owners[i].second,
-                                results[i].health, at, std::move(detail)});
+                                health, at, std::move(detail)});
     }
     last_probe_ = now;
     last_nodes_ = nodes.size();
@@ -260,6 +271,7 @@ class ProbeMonitor final : public Monitor {
   Duration timeout_;
   Duration interval_;
   std::string source_;
+  bool refused_is_down_;
   std::optional<TimePoint> last_probe_;
   size_t last_nodes_ = 0;
   std::vector<Observation> last_;
@@ -311,6 +323,12 @@ Status registerProbeMonitor(Registry& registry) {
                .default_value = "0",
                .help = "probe at most this often; between probes, polls repeat the last result "
                        "(0: probe at every poll)"},
+              {.name = "refused-is-down",
+               .type = OptionType::kBool,
+               .default_value = "false",
+               .help = "count a refused or reset connect as down (the node's kernel answered, so "
+                       "it is up; only its service is not): off by default, a service restart "
+                       "must not fence a live host"},
               {.name = "source",
                .type = OptionType::kString,
                .default_value = "probe",
@@ -351,7 +369,8 @@ Status registerProbeMonitor(Registry& registry) {
           return fail(ErrorCode::kInvalidArgument, "probe monitor: bad source '" + source + "'");
         }
         return std::make_unique<ProbeMonitor>(context.clock, static_cast<int>(port),
-                                              std::move(networks), timeout, interval, source);
+                                              std::move(networks), timeout, interval, source,
+                                              options.getBool("refused-is-down"));
       },
   });
 }

@@ -7,8 +7,11 @@
 // the node's ip_addr. Numeric IPv4/IPv6 only (no DNS lookups on the poll path). A node without an
 // address on a network gets no observation for it.
 //
-// Verdicts: connected = up; refused (the port is closed: the service is dead), unreachable or no
-// answer within `timeout` = down. A local failure (no file descriptor left, bad address) = unknown.
+// Verdicts: connected = up. Refused or reset = up too, with the detail saying that the node
+// answered but its service does not: the refusal comes from the node's own kernel, so the host
+// is alive (option `refused-is-down` restores the old verdict, off by default). Host or network
+// unreachable, or no answer within `timeout` = down: that is how a dead host looks. A local
+// failure (no file descriptor left, bad address) = unknown.
 //
 // Every probe of a poll runs at once: non-blocking connects multiplexed with epoll on the calling
 // thread, so thousands of nodes take one `timeout`. The number of sockets open at a time is bounded
@@ -34,6 +37,7 @@ struct ProbeTarget {
 struct ProbeResult {
   Health health = Health::kUnknown;
   std::string detail;
+  bool refused = false;  // refused or reset: the node's kernel answered, its service did not
 };
 
 // Connects to every target at once and waits at most `timeout` for each. `max_open` bounds the

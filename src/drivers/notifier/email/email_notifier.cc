@@ -158,8 +158,9 @@ class EmailNotifier final : public Notifier {
         directory_(std::move(directory)),
         clock_(clock) {}
 
+  // Deliveries run in parallel (the engine's notify lanes); only the memory of what was
+  // delivered is shared. The engine never runs two deliveries of one notification at once.
   Status send(const Notification& notification) override {
-    std::lock_guard lock(mutex_);
     try {
       return deliver(notification);
     } catch (const std::exception& e) {  // the template library and the standard library
@@ -181,7 +182,7 @@ class EmailNotifier final : public Notifier {
     for (const Outgoing& out : *planned) {
       const std::string key = identity + "|" + out.key;
       const std::string delivery = key + "|" + out.rcpt;
-      if (delivered_set_.contains(delivery)) continue;  // sent by an earlier, partial attempt
+      if (delivered(delivery)) continue;  // sent by an earlier, partial attempt
       auto message = compose(n, out, key);
       if (!message) return withContext(message.error(), "email notifier");
       if (!session) session.emplace(settings_.smtp);
@@ -331,7 +332,13 @@ class EmailNotifier final : public Notifier {
     return email::render(m, key);
   }
 
+  bool delivered(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return delivered_set_.contains(key);
+  }
+
   void remember(const std::string& key) {
+    std::lock_guard lock(mutex_);
     if (delivered_set_.insert(key).second) delivered_order_.push_back(key);
     while (delivered_order_.size() > kRememberedDeliveries) {
       delivered_set_.erase(delivered_order_.front());
@@ -343,7 +350,7 @@ class EmailNotifier final : public Notifier {
   email::TemplateSet templates_;
   std::unique_ptr<email::RecipientDirectory> directory_;
   Clock& clock_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards the two below
   std::unordered_set<std::string> delivered_set_;
   std::deque<std::string> delivered_order_;
 };

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "freezer/call_deadline.h"
+
 namespace fdr::drivers::email {
 namespace {
 
@@ -98,8 +100,18 @@ std::expected<void, SmtpError> SmtpSession::send(const SmtpEnvelope& envelope,
   curl_easy_setopt(curl, CURLOPT_URL, impl_->url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
+  // Within the call's deadline (include/freezer/call_deadline.h): a notification to many
+  // recipients never outlives the delivery that sends it. 0 means "no limit" to libcurl.
+  const auto timeout = CallDeadline::bound(o.timeout);
+  if (timeout.count() <= 0) {
+    return std::unexpected(SmtpError{
+        Error{ErrorCode::kTimedOut,
+              "the call's deadline passed before the message to the " + where + " was sent", true},
+        0, false, true});
+  }
+  const auto connect_timeout = std::min(CallDeadline::bound(o.connect_timeout), timeout);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
   curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt.get());
   curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
@@ -152,7 +164,7 @@ std::expected<void, SmtpError> SmtpSession::send(const SmtpEnvelope& envelope,
       break;
     case CURLE_OPERATION_TIMEDOUT:
       set(ErrorCode::kTimedOut,
-          fmt::format("the {} did not complete the message within {} ms", where, o.timeout.count()),
+          fmt::format("the {} did not complete the message within {} ms", where, timeout.count()),
           true, true);
       break;
     case CURLE_LOGIN_DENIED:
