@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "freezer/call_deadline.h"
 #include "freezer/registry.h"
 #include "support/silent_tcp.h"
 
@@ -139,6 +140,27 @@ TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   const Observation restarting = index(*polled)[{"alive", "probe/mgmt"}];
   EXPECT_EQ(restarting.health, Health::kUp) << restarting.detail;
   EXPECT_NE(restarting.detail.find("service does not"), std::string::npos) << restarting.detail;
+}
+
+TEST_F(ProbeMonitorTest, AProbeIsCutShortToKeepThePollWithinItsDeadline) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
+  ASSERT_TRUE(crashed.ok()) << crashed.error();
+  auto monitor = create({{"port", std::to_string(listener.port())}, {"timeout", "30s"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  nodes_ = {node("alive", "127.0.0.2"), node("crashed", "127.0.0.4")};
+  const CallDeadline deadline(std::chrono::steady_clock::now() + 300ms);
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled) << polled.error().toString();
+  auto seen = index(*polled);
+  EXPECT_EQ((seen[{"alive", "probe/mgmt"}].health), Health::kUp);
+  // Down within what the deadline left (300 ms minus a margin), not after the 30 s timeout.
+  const Observation dead = seen[{"crashed", "probe/mgmt"}];
+  EXPECT_EQ(dead.health, Health::kDown) << dead.detail;
+  const size_t at = dead.detail.find("no answer within ");
+  ASSERT_NE(at, std::string::npos) << dead.detail;
+  EXPECT_LE(std::stoi(dead.detail.substr(at + 17)), 300) << dead.detail;
 }
 
 TEST_F(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {

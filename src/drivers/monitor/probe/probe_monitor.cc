@@ -16,6 +16,8 @@
 #include <set>
 #include <utility>
 
+#include "freezer/call_deadline.h"
+
 namespace fdr::drivers {
 namespace {
 
@@ -243,7 +245,18 @@ class ProbeMonitor final : public Monitor {
         owners.emplace_back(&node, &network);
       }
     }
-    std::vector<ProbeResult> results = probeAll(targets, timeout_);
+    // The poll keeps to its deadline (the engine's poll timeout): a probe that would outlast it
+    // is cut short and counts as no answer. Otherwise one dead host (whose probe waits the whole
+    // `timeout`) would make the whole poll miss its deadline, every node's sources unknown.
+    Duration timeout = timeout_;
+    if (const auto left = CallDeadline::remaining()) {
+      const Duration margin = std::min<Duration>(Duration(50), *left / 10);
+      timeout = std::min(timeout, *left - margin);
+      if (timeout.count() <= 0) {
+        return fail(ErrorCode::kTimedOut, "probe monitor: no time left in the poll's deadline");
+      }
+    }
+    std::vector<ProbeResult> results = probeAll(targets, timeout);
     const TimePoint at = clock_.now();
     std::vector<Observation> out;
     out.reserve(results.size());
