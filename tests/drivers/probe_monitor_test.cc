@@ -27,44 +27,10 @@ namespace {
 using namespace std::chrono_literals;
 
 // A TCP listener on `address`:`port` (0: any free port); never accepts.
-class Listener {
+class Listener : public fdr::testing::LoopbackListener {
  public:
-  Listener(const std::string& address, int port, int backlog = 16) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      error_ = std::string("socket: ") + std::strerror(errno);
-      return;
-    }
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(static_cast<uint16_t>(port));
-    ::inet_pton(AF_INET, address.c_str(), &sin.sin_addr);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0 ||
-        ::listen(fd_, backlog) != 0) {
-      error_ = "bind/listen " + address + ":" + std::to_string(port) + ": " + std::strerror(errno);
-      return;
-    }
-    socklen_t length = sizeof sin;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &length);
-    port_ = ntohs(sin.sin_port);
-  }
-  Listener(const Listener&) = delete;
-  Listener& operator=(const Listener&) = delete;
-  ~Listener() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] const std::string& error() const { return error_; }
-  [[nodiscard]] int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::string error_;
+  Listener(const std::string& address, int port, int backlog = 16)
+      : LoopbackListener(backlog, address, port) {}
 };
 
 Node node(const std::string& hostname, const std::string& ip,

@@ -53,8 +53,11 @@ class LoopbackListener {
     }
     port_ = ntohs(sin.sin_port);
   }
-  ~LoopbackListener() {
+  ~LoopbackListener() { close(); }
+  // Stops listening: connects to the port are refused from now on.
+  void close() {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
   LoopbackListener(const LoopbackListener&) = delete;
   LoopbackListener& operator=(const LoopbackListener&) = delete;
