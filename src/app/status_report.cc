@@ -93,6 +93,19 @@ void printGuards(std::ostream& out, const GuardsReport& g) {
         "fenced while it flaps\n",
         f.node, f.recoveries, formatTime(f.since));
   }
+  if (!s.storm.empty()) {
+    out << "STORM";
+    if (s.storm_since) out << " since " << formatTime(*s.storm_since);
+    out << ": " << s.storm << "; fencing nothing\n";
+  }
+  for (const core::StormFailure& f : s.storm_window) {
+    out << fmt::format("counts toward the storm guard until {}: {} (failed at {})\n",
+                       formatTime(f.counts_until), f.node, formatTime(f.failed_at));
+  }
+  for (const core::UnprotectedNode& u : s.unprotected) {
+    out << fmt::format("UNPROTECTED since {}: {}: fencing it would fail ({})\n",
+                       formatTime(u.since), u.node, u.reason);
+  }
   for (const std::string& node : s.deferred) {
     out << "waiting for the next tick (fence cap): " << node << "\n";
   }
@@ -104,7 +117,8 @@ void addGuardsJson(nlohmann::json& doc, const GuardsReport& g) {
   doc["pause"] = g.pause ? core::toJson(*g.pause) : nlohmann::json(nullptr);
   const core::GuardState none;
   nlohmann::json guards = core::toJson(g.guards ? *g.guards : none);
-  for (const char* key : {"isolation", "isolated_since", "flapping", "deferred", "vetoes"}) {
+  for (const char* key : {"isolation", "isolated_since", "flapping", "deferred", "vetoes", "storm",
+                          "storm_since", "storm_window", "unprotected"}) {
     doc[key] = std::move(guards[key]);
   }
   doc["pending_commands"] = nlohmann::json::array();

@@ -133,6 +133,7 @@ core::LaneSizes laneSizes(const config::Config& config) {
   core::LaneSizes sizes;
   sizes.by_prefix = {{"monitor", 1},
                      {"fence", 16},
+                     {"fence-check", static_cast<size_t>(config.fence_check_concurrency)},
                      {"cloud", static_cast<size_t>(config.evacuation_concurrency) + 4},
                      {"notify", 4},
                      {"isolation", 1}};
@@ -161,6 +162,9 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.ha_enabled_key = config.ha_enabled_key;
   policy.storm_max_nodes = config.storm_max_nodes;
   policy.storm_max_percent = config.storm_max_percent;
+  policy.storm_window = config.storm_window;
+  policy.readiness = {.interval = config.fence_check_interval,
+                      .concurrency = static_cast<size_t>(config.fence_check_concurrency)};
   policy.maintenance = config.maintenance;
   policy.max_fences_per_tick = config.max_fences_per_tick;
   policy.reference_points_required = config.reference_points_required;

@@ -7,12 +7,24 @@
 #include <spdlog/spdlog.h>
 
 #include "core/engine_internal.h"
+#include "core/guard_state.h"
 #include "core/incident_machine.h"
 #include "core/kill_point.h"
 
 namespace fdr::core {
 
 using namespace engine_internal;
+
+namespace {
+
+std::vector<std::string> hostnames(const std::vector<Node>& nodes) {
+  std::vector<std::string> out;
+  out.reserve(nodes.size());
+  for (const Node& n : nodes) out.push_back(n.hostname);
+  return out;
+}
+
+}  // namespace
 
 Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
                std::vector<Node> nodes, Executor& executor)
@@ -30,8 +42,15 @@ Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clo
                            .parallel = policy_.notify_parallel,
                            .backoff_initial = policy_.outbox_backoff_initial,
                            .backoff_max = policy_.outbox_backoff_max}),
-      detector_(policy_.detector) {
+      detector_(policy_.detector),
+      storm_(StormLimits{.max_nodes = policy_.storm_max_nodes,
+                         .max_percent = policy_.storm_max_percent,
+                         .window = policy_.storm_window}),
+      readiness_(drivers_.fencers.empty() ? ReadinessPolicy{.interval = Duration::zero()}
+                                          : policy_.readiness,
+                 hostnames(nodes_), clock.now()) {
   for (const auto& n : drivers_.notifiers) notifier_names_.push_back(n.name);
+  for (size_t i = 0; i < nodes_.size(); ++i) node_index_.emplace(nodes_[i].hostname, i);
 }
 
 Status Engine::resume() {
@@ -44,6 +63,11 @@ Status Engine::resume() {
   std::set<std::string> seen;
   for (const Incident& incident : *recent) {  // newest first: each node's last incident
     if (!seen.insert(incident.node).second) continue;
+    // Its failure counts toward the storm guard for the storm window, unless the node was
+    // returned to service (unfenced, or seen up: below).
+    if (incident.unfence.step != UnfenceStep::kDone) {
+      storm_.failed(incident.node, incident.detected_at);
+    }
     if (isUnfenceActive(incident.unfence.step)) {
       // A power-on journaled as requested is asked again (it is idempotent), as is a restore.
       spdlog::info("resuming the unfence of {} ({}, incident {})", incident.node,
@@ -64,6 +88,19 @@ Status Engine::resume() {
     }
     if (!incident.closed_at || up_ms < toMillis(*incident.closed_at)) {
       recovered_nodes_.insert(incident.node);
+    } else {
+      storm_.backInService(incident.node);
+    }
+  }
+  // Unprotected nodes already reported by an earlier run: not alerted again for the same cause.
+  if (auto guards = journal_.setting(kGuardsSetting); guards && *guards) {
+    if (auto state = guardStateFromJson(**guards); state) {
+      for (const UnprotectedNode& u : state->unprotected) readiness_.alreadyReported(u);
+    } else {
+      spdlog::warn(
+          "the journal's guards state cannot be read ({}): unprotected nodes are "
+          "reported again",
+          state.error().message);
     }
   }
   for (Incident& incident : *incidents) {
@@ -86,10 +123,8 @@ Event Engine::event(EventPayload payload) const {
 }
 
 const Node* Engine::node(const std::string& hostname) const {
-  for (const Node& n : nodes_) {
-    if (n.hostname == hostname) return &n;
-  }
-  return nullptr;
+  const auto it = node_index_.find(hostname);
+  return it == node_index_.end() ? nullptr : &nodes_[it->second];
 }
 
 Status Engine::record(Incident& incident, Event ev, std::vector<Notification> outbox) {
@@ -123,6 +158,7 @@ TickSummary Engine::tick() {
   requestEvacuations();
   for (auto& [id, incident] : open_) advance(incident);  // finish what evacuations completed
   advanceUnfences();
+  checkReadiness();
   outbox_.step();
 
   for (auto it = open_.begin(); it != open_.end();) {
@@ -165,6 +201,7 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
               journal_.setSetting(kNodeUpPrefix + verdict.node, std::to_string(toMillis(now)));
           saved) {
         recovered_nodes_.erase(verdict.node);
+        storm_.backInService(verdict.node);
       } else {
         spdlog::warn("cannot journal that {} is up: {}", verdict.node, saved.error().message);
       }
@@ -187,6 +224,10 @@ void Engine::waitForWork(Duration max_wait, const std::stop_token& stop) {
   TimePoint until = now + max_wait;
   if (!cycle_.running()) until = std::min(until, cycle_.nextStart());
   if (auto deadline = calls_.nextDeadline()) until = std::min(until, *deadline);
+  if (auto check = readiness_.nextDue();
+      check && readiness_calls_.size() < readiness_.policy().concurrency) {
+    until = std::min(until, *check);
+  }
   if (until <= now) return;
   calls_.waitForResult(until - now, stop);
 }
@@ -281,6 +322,7 @@ Status Engine::openIncident(const std::string& hostname, const std::string& why)
     return committed;
   }
   spdlog::warn("node {}: incident {} opened: {}", hostname, created->id, why);
+  storm_.failed(hostname, detected.at);
   killPoint("after:detected");
   std::string id = created->id;
   open_.emplace(std::move(id), std::move(*created));

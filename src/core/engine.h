@@ -20,13 +20,16 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/calls.h"
 #include "core/detector.h"
 #include "core/executor.h"
+#include "core/fencing_readiness.h"
 #include "core/monitor_cycle.h"
 #include "core/outbox_delivery.h"
+#include "core/storm_guard.h"
 #include "freezer/clock.h"
 #include "freezer/evacuator.h"
 #include "freezer/fencer.h"
@@ -71,8 +74,16 @@ struct EnginePolicy {
   // (as Masakari's HA_Enabled): "true"/"yes"/"1" opts in, "false"/"no"/"0" opts out.
   bool evacuate_all = true;
   std::string ha_enabled_key = "HA_Enabled";
+  // Storm guard (core/storm_guard.h): more than storm_max_nodes nodes, or storm_max_percent % of
+  // the inventory, down now or failed (an incident opened) within storm_window and not back in
+  // service: fence nothing.
   int storm_max_nodes = 2;
   int storm_max_percent = 50;
+  Duration storm_window{std::chrono::minutes(10)};
+  // Fencing readiness (core/fencing_readiness.h): every node's first fencing level is asked for
+  // the power state at start-up and then once per interval (0: never), at most `concurrency`
+  // checks at once, each bounded by fence_attempt_timeout.
+  ReadinessPolicy readiness;
   std::vector<std::string> maintenance;
   // Isolation check (see freezer/isolation.h): how many reference points must answer before an
   // automatic fence; 0 = a majority of them.
@@ -135,6 +146,7 @@ struct TickSummary {
   std::set<std::string> deferred;
   std::map<std::string, int> flapping;  // node → recoveries within the flap window
   std::string isolation;                // why the controller thinks it is cut off; empty: not
+  std::string storm;                    // why the storm guard holds; empty: it does not
   size_t open_incidents = 0;
   size_t waiting_for_operator = 0;  // incidents in a failure phase
   size_t undelivered_notifications = 0;
@@ -193,6 +205,12 @@ class Engine {
   // outbox (Journal::enqueue: one item per notifier), for deliverOutbox(). True when it is
   // queued durably (or no notifier is configured); false, logged, when the journal refused it.
   bool alertAdmins(const std::string& node, const std::string& subject, const std::string& summary);
+  // The storm episode's one alert (the first veto of an episode queues it).
+  void alertStorm(const StormVerdict& verdict);
+  // Fencing readiness (src/core/engine_readiness.cc): takes the checks' answers, starts the
+  // checks that are due, and alerts the admins of the changes.
+  void checkReadiness();
+  void alertReadiness();
   // Writes the guards' state (journal setting "guards") for `status` when it changed.
   void publishGuards(const TickSummary& summary);
   // Opens (and journals) the incident of a failed node; `why` goes to the admins' notice.
@@ -247,9 +265,17 @@ class Engine {
   std::vector<ReferencePointResult> reference_points_;  // the last cycle's isolation probe
   std::vector<std::string> notifier_names_;
   Detector detector_;
-  std::map<std::string, Incident> open_;              // by incident id
-  std::set<std::string> alerted_vetoes_;              // "node|reason" already alerted
-  std::map<std::string, TimePoint> next_force_down_;  // incident id → earliest retry
+  StormGuard storm_;
+  FencingReadiness readiness_;
+  // Nodes whose readiness check was started and whose worker may still run it (a BMC that
+  // hangs holds its worker past the deadline): they fill the check lane's slots.
+  std::set<std::string> readiness_calls_;
+  std::vector<ReadinessChange> readiness_pending_;      // changes not alerted yet
+  std::optional<TimePoint> readiness_alerted_at_;       // the last readiness alert queued
+  std::unordered_map<std::string, size_t> node_index_;  // hostname → index in nodes_
+  std::map<std::string, Incident> open_;                // by incident id
+  std::set<std::string> alerted_vetoes_;                // "node|guard" already alerted
+  std::map<std::string, TimePoint> next_force_down_;    // incident id → earliest retry
   // Nodes whose last incident closed and that have not been seen up since.
   std::set<std::string> recovered_nodes_;
   // "<incident id>|<reserved host>" → when a temporary error (a 503, a timeout) reading or

@@ -6,14 +6,15 @@
 //   - while it flaps (came back more than flap-max-recoveries times within flap-window);
 //   - when every node of the inventory is down at once: the controller is more likely cut off
 //     than every node dead (isolation, not a storm);
-//   - when more nodes are down than the storm guard allows;
+//   - when more nodes are down, or failed within the storm window, than the storm guard allows
+//     (core/storm_guard.h);
 //   - when the controller does not reach enough of its reference points (isolation check, run
 //     only when a fence is about to be made);
 // and at most max-fences-per-tick nodes are fenced per tick: the others wait for the next one.
 //
 // A veto fences nothing and evacuates nothing; the admins are alerted once per node and reason
-// (flapping: once per flapping episode; isolation: once per episode). Incidents already open go
-// on: pausing or isolation never stops a fence in flight or an evacuation (see docs).
+// (flapping: once per flapping episode; storm and isolation: once per episode). Incidents already
+// open go on: pausing or isolation never stops a fence in flight or an evacuation (see docs).
 //
 // The alerts go through the journal's outbox (Journal::enqueue), like an incident's
 // notifications: queued durably here, delivered by OutboxDelivery (core/outbox_delivery.h) on
@@ -58,6 +59,29 @@ bool Engine::alertAdmins(const std::string& node, const std::string& subject,
     return false;
   }
   return true;
+}
+
+void Engine::alertStorm(const StormVerdict& verdict) {
+  if (!storm_.startEpisode()) return;
+  constexpr size_t kNamed = 50;  // a storm over 10,000 nodes names the first 50
+  std::string names;
+  for (size_t i = 0; i < verdict.nodes.size() && i < kNamed; ++i) {
+    names += (i == 0 ? "" : ", ") + verdict.nodes[i];
+  }
+  if (verdict.nodes.size() > kNamed) {
+    names += fmt::format(" and {} more", verdict.nodes.size() - kNamed);
+  }
+  spdlog::error("{}: fencing nothing ({})", verdict.why, names);
+  const bool queued = alertAdmins(
+      "", "[freezer-dr] URGENT: storm guard: fencing nothing",
+      fmt::format(
+          "{}. Counted (down now, or failed within the storm window and not back in service): {}. "
+          "freezer-dr fences nothing and evacuates nothing while the count is over the limits: "
+          "failed nodes are reported, not fenced, and each failure counts for {} after it. This "
+          "is one alert for the whole storm; `freezer-dr status` shows the current count. "
+          "Recoveries already under way go on; `freezer-dr fence HOST` still works.",
+          verdict.why, names, describeWindow(storm_.limits().window)));
+  if (!queued) storm_.alertNotQueued();  // again at the next tick
 }
 
 std::optional<std::string> Engine::applyPause(const OperatorCommand& command) {
@@ -137,21 +161,16 @@ std::string Engine::checkIsolation() const {
 
 void Engine::openIncidents(TickSummary& summary) {
   const TimePoint now = clock_.now();
-  // Nodes this engine fenced already (and that stay off) are explained, not part of a storm.
+  // Nodes this engine fenced already and that stay off count toward the storm guard for the
+  // storm window after their failure (StormGuard keeps them), not as down nodes for ever.
   const std::set<std::string> all_down = detector_.downNodes(now);
   std::set<std::string> down;
   for (const std::string& hostname : all_down) {
     if (!recovered_nodes_.contains(hostname)) down.insert(hostname);
   }
-  const size_t total = std::max<size_t>(nodes_.size(), 1);
-  std::string storm;
-  if (static_cast<int>(down.size()) > policy_.storm_max_nodes) {
-    storm = fmt::format("storm guard: {} nodes down at once (limit {})", down.size(),
-                        policy_.storm_max_nodes);
-  } else if (down.size() * 100 > static_cast<size_t>(policy_.storm_max_percent) * total) {
-    storm = fmt::format("storm guard: {} of {} nodes down at once (limit {}%)", down.size(), total,
-                        policy_.storm_max_percent);
-  }
+  const StormVerdict storm_verdict = storm_.judge(now, down, nodes_.size());
+  const std::string& storm = storm_verdict.why;
+  summary.storm = storm;
   // Every node down at once: one controller cut off is far likelier than every host dead.
   const bool every_node_down = nodes_.size() >= 2 && !summary.failed.empty() &&
                                std::all_of(nodes_.begin(), nodes_.end(), [&](const Node& n) {
@@ -214,9 +233,13 @@ void Engine::openIncidents(TickSummary& summary) {
     it = summary.failed.contains(hostname) ? std::next(it) : alerted_vetoes_.erase(it);
   }
 
-  const auto veto_node = [&](const std::string& hostname, const std::string& veto, bool alert) {
+  // Logged and alerted once per node and guard (`guard` names it: the veto's text may change
+  // while it holds, as the storm's count does), until the node is no longer failed.
+  const auto veto_node = [&](const std::string& hostname, const char* guard,
+                             const std::string& veto, bool alert) {
     summary.vetoes.push_back(hostname + ": " + veto);
-    if (!alerted_vetoes_.insert(hostname + "|" + veto).second) return;
+    const std::string key = hostname + "|" + guard;
+    if (!alerted_vetoes_.insert(key).second) return;
     spdlog::warn("node {} failed but will not be fenced: {}", hostname, veto);
     if (!alert) return;
     const bool queued = alertAdmins(
@@ -224,34 +247,40 @@ void Engine::openIncidents(TickSummary& summary) {
         "Node " + hostname + " is down by " + std::to_string(policy_.detector.min_sources) +
             " or more sources, but freezer-dr will not fence it: " + veto +
             ". Nothing is evacuated. Check the node and the network.");
-    if (!queued) alerted_vetoes_.erase(hostname + "|" + veto);  // again at the next tick
+    if (!queued) alerted_vetoes_.erase(key);  // again at the next tick
   };
 
   std::vector<std::string> candidates;
+  bool storm_vetoed = false;
   for (const std::string& hostname : summary.failed) {
     const bool has_incident = std::any_of(open_.begin(), open_.end(), [&](const auto& entry) {
       return entry.second.node == hostname;
     });
     if (has_incident) continue;
     if (node(hostname) == nullptr) {
-      veto_node(hostname, "not in the inventory", true);
+      veto_node(hostname, "inventory", "not in the inventory", true);
     } else if (std::find(policy_.maintenance.begin(), policy_.maintenance.end(), hostname) !=
                policy_.maintenance.end()) {
-      veto_node(hostname, "in maintenance", true);
+      veto_node(hostname, "maintenance", "in maintenance", true);
     } else if (auto m = operator_maintenance_.find(hostname); m != operator_maintenance_.end()) {
-      veto_node(hostname, "taken out of service by an operator (" + m->second + ")", true);
+      veto_node(hostname, "out-of-service",
+                "taken out of service by an operator (" + m->second + ")", true);
     } else if (!paused.empty()) {
-      veto_node(hostname, paused, true);
+      veto_node(hostname, "pause", paused, true);
     } else if (summary.flapping.contains(hostname)) {
-      veto_node(hostname, "flapping", false);  // the flapping alert said it
+      veto_node(hostname, "flapping", "flapping", false);  // the flapping alert said it
     } else if (every_node_down) {
-      veto_node(hostname, kIsolationVeto, false);  // one alert for the isolation, below
+      veto_node(hostname, "isolation", kIsolationVeto,
+                false);  // one alert for the isolation, below
     } else if (!storm.empty()) {
-      veto_node(hostname, storm, true);
+      veto_node(hostname, "storm", storm, false);  // one alert per episode, below
+      storm_vetoed = true;
     } else {
       candidates.push_back(hostname);
     }
   }
+
+  if (storm_vetoed) alertStorm(storm_verdict);
 
   // The reference points are probed at every cycle (MonitorCycle), so that a controller cut off
   // from everything, whose monitors then see nothing down, knows it while it lasts. With a fence
@@ -260,7 +289,9 @@ void Engine::openIncidents(TickSummary& summary) {
   if (std::string cut_off = checkIsolation(); !cut_off.empty()) {
     isolated_cycles_ += 1;
     if (!candidates.empty() || isolated_cycles_ >= 2) summary.isolation = std::move(cut_off);
-    for (const std::string& hostname : candidates) veto_node(hostname, kIsolationVeto, false);
+    for (const std::string& hostname : candidates) {
+      veto_node(hostname, "isolation", kIsolationVeto, false);
+    }
     candidates.clear();
   } else {
     isolated_cycles_ = 0;
@@ -317,7 +348,11 @@ void Engine::publishGuards(const TickSummary& summary) {
          .since = since == flapping_since_.end() ? TimePoint{} : since->second});
   }
   state.deferred.assign(summary.deferred.begin(), summary.deferred.end());
+  state.storm = summary.storm;
+  if (!summary.storm.empty()) state.storm_since = storm_.episodeSince();
+  state.storm_window = storm_.recentFailures();
   state.vetoes = summary.vetoes;
+  state.unprotected = readiness_.unprotected();
   std::string text = toJson(state).dump();
   if (!published_guards_) {
     // What an earlier run left (or, when none, the empty state `status` shows by default): a

@@ -16,6 +16,8 @@ inline constexpr const char* kNodeUpPrefix = "node-up:";
 // Executor lanes (core/executor.h): fencers, the cloud's API (the evacuator).
 inline constexpr const char* kFenceLane = "fence";
 inline constexpr const char* kCloudLane = "cloud";
+// Fencing readiness checks: a lane of their own, so a real fence never waits behind them.
+inline constexpr const char* kReadinessLane = "fence-check";
 
 // "0.25 s", "2 s", "60 s": to the millisecond, with no trailing zeros.
 inline std::string seconds(Duration d) {

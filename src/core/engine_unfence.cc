@@ -147,6 +147,7 @@ bool Engine::advanceUnfence(Incident& incident) {
       spdlog::warn("cannot journal that {} is up: {}", incident.node, saved.error().message);
     }
     recovered_nodes_.erase(incident.node);
+    storm_.backInService(incident.node);
     return false;
   };
   const auto start_restore = [&] {

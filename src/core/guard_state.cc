@@ -69,13 +69,29 @@ nlohmann::json toJson(const GuardState& guards) {
     flapping.push_back(
         {{"node", f.node}, {"recoveries", f.recoveries}, {"since", toMillis(f.since)}});
   }
+  nlohmann::json window = nlohmann::json::array();
+  for (const StormFailure& f : guards.storm_window) {
+    window.push_back({{"node", f.node},
+                      {"failed_at", toMillis(f.failed_at)},
+                      {"counts_until", toMillis(f.counts_until)}});
+  }
+  nlohmann::json unprotected = nlohmann::json::array();
+  for (const UnprotectedNode& u : guards.unprotected) {
+    unprotected.push_back(
+        {{"node", u.node}, {"cause", u.cause}, {"reason", u.reason}, {"since", toMillis(u.since)}});
+  }
   return {
       {"isolation", guards.isolation},
       {"isolated_since", guards.isolated_since ? nlohmann::json(toMillis(*guards.isolated_since))
                                                : nlohmann::json(nullptr)},
       {"flapping", std::move(flapping)},
       {"deferred", guards.deferred},
-      {"vetoes", guards.vetoes}};
+      {"vetoes", guards.vetoes},
+      {"storm", guards.storm},
+      {"storm_since", guards.storm_since ? nlohmann::json(toMillis(*guards.storm_since))
+                                         : nlohmann::json(nullptr)},
+      {"storm_window", std::move(window)},
+      {"unprotected", std::move(unprotected)}};
 }
 
 Result<PauseState> pauseStateFromJson(std::string_view text) {
@@ -127,6 +143,53 @@ Result<GuardState> guardStateFromJson(std::string_view text) {
   auto vetoes = strings(*j, "guards", "vetoes");
   if (!vetoes) return std::unexpected(vetoes.error());
   out.vetoes = std::move(*vetoes);
+  // Added later: absent in what older versions wrote.
+  if (auto it = j->find("storm"); it != j->end()) {
+    auto storm = field<std::string>(*j, "guards", "storm");
+    if (!storm) return std::unexpected(storm.error());
+    out.storm = std::move(*storm);
+  }
+  if (auto it = j->find("storm_since"); it != j->end() && !it->is_null()) {
+    auto since = field<int64_t>(*j, "guards", "storm_since");
+    if (!since) return std::unexpected(since.error());
+    out.storm_since = fromMillis(*since);
+  }
+  if (auto it = j->find("storm_window"); it != j->end()) {
+    if (!it->is_array()) return fail(ErrorCode::kCorruption, "guards.storm_window: not an array");
+    for (const auto& item : *it) {
+      if (!item.is_object()) {
+        return fail(ErrorCode::kCorruption, "guards.storm_window: not an array of objects");
+      }
+      auto node = field<std::string>(item, "guards.storm_window[]", "node");
+      if (!node) return std::unexpected(node.error());
+      auto failed_at = field<int64_t>(item, "guards.storm_window[]", "failed_at");
+      if (!failed_at) return std::unexpected(failed_at.error());
+      auto until = field<int64_t>(item, "guards.storm_window[]", "counts_until");
+      if (!until) return std::unexpected(until.error());
+      out.storm_window.push_back({.node = std::move(*node),
+                                  .failed_at = fromMillis(*failed_at),
+                                  .counts_until = fromMillis(*until)});
+    }
+  }
+  if (auto it = j->find("unprotected"); it != j->end()) {
+    if (!it->is_array()) return fail(ErrorCode::kCorruption, "guards.unprotected: not an array");
+    for (const auto& item : *it) {
+      if (!item.is_object()) {
+        return fail(ErrorCode::kCorruption, "guards.unprotected: not an array of objects");
+      }
+      UnprotectedNode u;
+      for (auto [key, into] : {std::pair{"node", &u.node}, std::pair{"cause", &u.cause},
+                               std::pair{"reason", &u.reason}}) {
+        auto value = field<std::string>(item, "guards.unprotected[]", key);
+        if (!value) return std::unexpected(value.error());
+        *into = std::move(*value);
+      }
+      auto since = field<int64_t>(item, "guards.unprotected[]", "since");
+      if (!since) return std::unexpected(since.error());
+      u.since = fromMillis(*since);
+      out.unprotected.push_back(std::move(u));
+    }
+  }
   return out;
 }
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/fencing_readiness.h"
+#include "core/storm_guard.h"
 #include "freezer/clock.h"
 #include "freezer/result.h"
 
@@ -45,6 +47,13 @@ struct GuardState {
   std::vector<FlappingNode> flapping;
   std::vector<std::string> deferred;  // failed nodes waiting for the per-tick fence cap
   std::vector<std::string> vetoes;    // "node: why it is not fenced"
+  // Why the storm guard holds (with the current count); empty: it does not. Since when.
+  std::string storm;
+  std::optional<TimePoint> storm_since;
+  // The failures that count toward the storm guard, each until when.
+  std::vector<StormFailure> storm_window;
+  // Nodes whose fencing readiness check fails: fencing them would fail (why, since when).
+  std::vector<UnprotectedNode> unprotected;
   friend bool operator==(const GuardState&, const GuardState&) = default;
 };
 

@@ -149,6 +149,7 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
       "log-level = WARN\n"
       "storm-max-nodes = 4\n"
       "storm-max-percent = 30\n"
+      "storm-window = 15m\n"
       "maintenance = node-7, node-9\n"
       "[monitoring]\n"
       "min-sources = 1\n"
@@ -173,6 +174,8 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->log_level, "warning");
   EXPECT_EQ(config->storm_max_nodes, 4);
   EXPECT_EQ(config->storm_max_percent, 30);
+  EXPECT_EQ(config->storm_window, milliseconds(900'000));
+  EXPECT_EQ(Config{}.storm_window, milliseconds(600'000)) << "default: 10 min";
   EXPECT_EQ(config->maintenance, (std::vector<std::string>{"node-7", "node-9"}));
   EXPECT_EQ(config->min_sources, 1);
   EXPECT_EQ(config->poll_timeout, milliseconds(300));

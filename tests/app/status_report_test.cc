@@ -114,5 +114,34 @@ TEST(StatusReportTest, TheTextShowsAnUnfenceAsItGoes) {
   EXPECT_THAT(never.str(), Not(HasSubstr("unfence")));
 }
 
+// The storm guard's state: the episode, and every failure that still counts and until when.
+TEST(StatusReportTest, TheStormAndTheFailuresThatCountAreShownWithTheirTimes) {
+  core::GuardState state;
+  state.storm = "storm guard: 2 nodes down or failed within 10 min (limit 1)";
+  state.storm_since = fromMillis(1'700'000'030'000);
+  state.storm_window.push_back(
+      {"compute-1", fromMillis(1'700'000'000'000), fromMillis(1'700'000'600'000)});
+  GuardsReport report;
+  report.guards = state;
+
+  std::ostringstream text;
+  printGuards(text, report);
+  EXPECT_THAT(text.str(), HasSubstr("STORM since 2023-11-14T22:13:50.000Z: storm guard: 2 nodes "
+                                    "down or failed within 10 min (limit 1); fencing nothing\n"));
+  EXPECT_THAT(text.str(), HasSubstr("counts toward the storm guard until 2023-11-14T22:23:20.000Z: "
+                                    "compute-1 (failed at 2023-11-14T22:13:20.000Z)\n"));
+
+  nlohmann::json doc;
+  addGuardsJson(doc, report);
+  EXPECT_EQ(doc["storm"], state.storm);
+  EXPECT_EQ(doc["storm_since"], 1'700'000'030'000);
+  ASSERT_EQ(doc["storm_window"].size(), 1U);
+  EXPECT_EQ(doc["storm_window"][0]["node"], "compute-1");
+
+  std::ostringstream calm;
+  printGuards(calm, GuardsReport{});
+  EXPECT_THAT(calm.str(), Not(HasSubstr("storm")));
+}
+
 }  // namespace
 }  // namespace fdr::app

@@ -234,6 +234,8 @@ class EngineHarness : public ::testing::Test {
     policy_.fence_deadline = 20s;
     policy_.instance_timeout = 60s;
     policy_.poll_interval = 250ms;  // one monitoring cycle per runFor() step
+    // No readiness checks (their power-status calls and alerts) but in the suite that tests them.
+    policy_.readiness.interval = Duration::zero();
     world_.executor = &executor_;
     monitor_.executor = &executor_;
     notifier_.executor = &executor_;

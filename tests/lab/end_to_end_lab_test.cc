@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "lab/daemon_fixture.h"
 
@@ -25,6 +26,15 @@ bool terminal(const json& incident) {
 
 bool sentTo(const CapturedMail& mail, const std::string& address) {
   return std::find(mail.rcpt_tos.begin(), mail.rcpt_tos.end(), address) != mail.rcpt_tos.end();
+}
+
+// The storm guard's alert to the admins, naming every one of `nodes` among those it counts.
+bool stormAlertNaming(const CapturedMail& mail, const std::vector<std::string>& nodes) {
+  return sentTo(mail, "ops@example.test") &&
+         mail.subject.find("storm guard") != std::string::npos &&
+         std::all_of(nodes.begin(), nodes.end(), [&](const std::string& node) {
+           return mail.text.find(node) != std::string::npos;
+         });
 }
 
 std::string subjects(const std::vector<CapturedMail>& mails) {
@@ -363,7 +373,7 @@ TEST_F(EndToEndLabTest, OptInEvacuatesOnlyOptedInServers) {
 }
 
 // 4. Two of three hosts die at once: with the default storm limit (50 %) nothing is fenced and
-// the admins are alerted.
+// the admins get one storm alert naming both.
 TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
   ASSERT_GE(hosts_.size(), 3U);
   const std::string a = hosts_.at(1);
@@ -373,15 +383,11 @@ TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
 
   ASSERT_TRUE(killHost(a));
   ASSERT_TRUE(killHost(b));
-  for (const std::string& host : {a, b}) {
-    ASSERT_TRUE(waitMail(120s,
-                         [&](const CapturedMail& m) {
-                           return sentTo(m, "ops@example.test") &&
-                                  m.subject.find(host) != std::string::npos &&
-                                  m.subject.find("NOT fenced") != std::string::npos;
-                         }))
-        << "no storm alert for " << host << "; captured:" << subjects(newMail());
-  }
+  EXPECT_TRUE(waitMail(120s,
+                       [&](const CapturedMail& m) {
+                         return stormAlertNaming(m, {a, b});
+                       }))
+      << "no storm alert naming " << a << " and " << b << "; captured:" << subjects(newMail());
   for (const std::string& host : {a, b}) {
     EXPECT_TRUE(incidentOf(host).is_null()) << incidentOf(host).dump(2);
     EXPECT_EQ(bmcPower(host), "on") << host << " was powered off";
@@ -389,6 +395,58 @@ TEST_F(EndToEndLabTest, TwoOfThreeHostsDownIsAStormAndNothingIsFenced) {
     ASSERT_TRUE(service) << service.error().toString();
     EXPECT_FALSE(service->forced_down) << host;
   }
+  // One alert for the storm, however its count moved.
+  const auto mails = newMail();
+  EXPECT_EQ(std::count_if(mails.begin(), mails.end(),
+                          [](const CapturedMail& m) {
+                            return m.subject.find("storm guard") != std::string::npos;
+                          }),
+            1)
+      << subjects(mails);
+}
+
+// 4b. Issue #14: a rolling failure. One host crashes and is recovered (fenced, its servers
+// evacuated; it stays off, not back in service); another crashes 30 s later. The first still
+// counts toward the storm guard within the storm window (default 10 min): two of three nodes
+// failed recently is over the 50 % limit, so the second is NOT fenced and the admins are told.
+TEST_F(EndToEndLabTest, ARollingFailureIsHeldByTheStormWindow) {
+  ASSERT_GE(hosts_.size(), 3U);
+  const std::string first = hosts_.at(0);
+  const std::string second = hosts_.at(1);
+  const std::vector<std::string> ids = bootServers(first, "demo", 1);
+  ASSERT_EQ(ids.size(), 1U);
+  startDaemon();
+  waitWatching();
+
+  ASSERT_TRUE(killHost(first));
+  const json incident = waitIncident(first, 240s, terminal);
+  ASSERT_FALSE(incident.is_null()) << "no incident for " << first;
+  ASSERT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+  expectEvacuatedOnce(ids, first);
+  std::this_thread::sleep_for(30s);  // the issue's scenario: the next host dies 30 s later
+
+  ASSERT_TRUE(killHost(second));
+  EXPECT_TRUE(waitMail(120s,
+                       [&](const CapturedMail& m) {
+                         return stormAlertNaming(m, {first, second});
+                       }))
+      << "no storm alert naming " << first << " and " << second
+      << "; captured:" << subjects(newMail());
+  // Several grace periods more: the second host is never fenced.
+  EXPECT_FALSE(waitUntil(10s, [&] { return !incidentOf(second).is_null(); }))
+      << incidentOf(second).dump(2);
+  EXPECT_EQ(bmcPower(second), "on") << second << " was powered off";
+  auto service = nova_->computeService(second);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->forced_down) << second;
+  // `status` says which failures count and until when.
+  auto shown = cli({"status"});
+  EXPECT_NE(shown.out.find("STORM since"), std::string::npos) << shown.out;
+  const auto counted = shown.out.find("counts toward the storm guard until");
+  ASSERT_NE(counted, std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.substr(counted, shown.out.find('\n', counted) - counted).find(first),
+            std::string::npos)
+      << shown.out;
 }
 
 // 5. The mail server hangs during a recovery (SIGSTOP: its kernel still accepts connections,

@@ -392,6 +392,7 @@ class Loader {
         {"log-level", ""},
         {"storm-max-nodes", ""},
         {"storm-max-percent", ""},
+        {"storm-window", ""},
         {"maintenance", ""},
         {"max-fences-per-tick", ""},
         {"debug", ""},
@@ -454,6 +455,7 @@ class Loader {
     }
     readInt(v, "storm-max-nodes", config_.storm_max_nodes, 1);
     readInt(v, "storm-max-percent", config_.storm_max_percent, 1, 100);
+    readDuration(v, "storm-window", config_.storm_window, /*allow_zero=*/true);
     if (const IniEntry* e = v.get("maintenance")) config_.maintenance = splitList(e->value);
     readInt(v, "max-fences-per-tick", config_.max_fences_per_tick, 1);
     if (auto version = readChoice(v, "os-identity-api-version", {"3", "3.0", "2", "2.0"})) {
@@ -550,7 +552,9 @@ class Loader {
                {"options", ""},
                {"attempt-timeout", ""},
                {"deadline", ""},
-               {"unfence-deadline", ""}});
+               {"unfence-deadline", ""},
+               {"check-interval", ""},
+               {"check-concurrency", ""}});
     config_.fencers = readDrivers(v, kDefaultFencer);
     readInt(v, "retries", config_.fence_retries, 1);
     if (const IniEntry* e = v.get("hold-period")) {
@@ -559,6 +563,14 @@ class Loader {
     readDuration(v, "attempt-timeout", config_.fence_attempt_timeout, false);
     readDuration(v, "deadline", config_.fence_deadline, false);
     readDuration(v, "unfence-deadline", config_.unfence_deadline, false);
+    readDuration(v, "check-interval", config_.fence_check_interval, /*allow_zero=*/true);
+    readInt(v, "check-concurrency", config_.fence_check_concurrency, 1, 256);
+    if (config_.fence_check_interval > Duration::zero() &&
+        config_.fence_check_interval < std::chrono::minutes(1)) {
+      diag_.warning(at(*v.get("check-interval")),
+                    "[fencer] check-interval below 1 min: each BMC is asked for its power state "
+                    "that often, more than many BMCs tolerate (a test setting)");
+    }
     if (config_.fence_deadline < config_.fence_attempt_timeout) {
       const IniEntry* e = v.get("deadline");
       diag_.warning(e != nullptr ? at(*e) : sectionWhere(v.ini),

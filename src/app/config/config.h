@@ -61,7 +61,8 @@ struct Config {
   std::string log_file;            // oslo.log `log_file` (under `log_dir`); empty = stderr
   int storm_max_nodes = 2;         // more nodes failed at once than this: alert, fence nothing
   int storm_max_percent = 50;      // or more than this percentage of the inventory
-  std::vector<std::string> maintenance;  // nodes never fenced
+  Duration storm_window{std::chrono::minutes(10)};  // failures count this long after them
+  std::vector<std::string> maintenance;             // nodes never fenced
   int max_fences_per_tick = 1;  // new automatic fences per tick; the others wait for the next
 
   // [monitoring]
@@ -86,6 +87,9 @@ struct Config {
   Duration fence_deadline{std::chrono::seconds(60)};
   // `unfence HOST`: power-on to compute service back up and enabled, at most this long
   Duration unfence_deadline{std::chrono::minutes(10)};
+  // Fencing readiness: each node's first level asked for the power state this often (0: never)
+  Duration fence_check_interval{std::chrono::minutes(10)};
+  int fence_check_concurrency = 4;  // readiness checks in flight at once
 
   // [evacuation]
   DriverChoice evacuator;

@@ -1,0 +1,102 @@
+// Fencing readiness, "protection armed" (docs/guards.md, Fencing readiness): every node's first
+// fencing level is asked for the node's power state, read-only, at start-up and then once per
+// check interval (`[fencer] check-interval`, default 10 min), so that a wrong BMC password or an
+// unreachable BMC is found before the node fails, not at the moment it must be fenced. Pacemaker
+// runs a monitor operation on its stonith devices for the same reason.
+//
+// Pure, driven by the engine on its clock: it says which nodes are due (at most `slots` at
+// once: the engine bounds the checks in flight), takes each outcome, and keeps which nodes are
+// unprotected, why and since when. Each node's periodic check falls at its own offset within
+// the interval (its place in the inventory, spread evenly), so 10,000 nodes make an even trickle
+// and never a burst; and a node is never checked again sooner than half an interval after its
+// last check (a BMC is not polled faster than it tolerates).
+//
+// Alerts are once per node and cause: a node that turns unprotected is reported once, again only
+// when the cause changes (wrong credentials, then unreachable), and once when it is protected
+// again. The engine batches the changes of one tick into one alert.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "freezer/clock.h"
+
+namespace fdr::core {
+
+struct ReadinessPolicy {
+  Duration interval{std::chrono::minutes(10)};  // 0: no checks
+  size_t concurrency = 4;                       // checks in flight at once
+};
+
+struct UnprotectedNode {
+  std::string node;
+  std::string cause;   // what kind of failure: "fencer:code" (an alert per change of it)
+  std::string reason;  // what the check said, for the operator
+  TimePoint since;     // the first failed check of this cause
+  friend bool operator==(const UnprotectedNode&, const UnprotectedNode&) = default;
+};
+
+// A change to tell the admins.
+struct ReadinessChange {
+  enum class Kind { kUnprotected, kProtectedAgain } kind = Kind::kUnprotected;
+  std::string node;
+  std::string reason;  // kUnprotected: why
+};
+
+class FencingReadiness {
+ public:
+  // `nodes` in inventory order; every one is due at `start` (the start-up check).
+  FencingReadiness(ReadinessPolicy policy, const std::vector<std::string>& nodes, TimePoint start);
+
+  [[nodiscard]] bool enabled() const {
+    return policy_.interval > Duration::zero() && !nodes_.empty();
+  }
+
+  // The nodes whose check is due at `now`, earliest first, at most `slots`; each is then being
+  // checked until checked() or postponed() is called for it.
+  std::vector<std::string> due(TimePoint now, size_t slots);
+  // The node could not be checked now (it is being fenced or unfenced: its BMC is busy with
+  // that): its next check is at its next slot.
+  void postponed(const std::string& node, TimePoint now);
+  // The check's outcome: `failure` empty when the fencer read the power state (on or off);
+  // otherwise its cause (a change of cause alerts again) and the reason shown. Returns the
+  // change to tell, if any.
+  std::optional<ReadinessChange> checked(
+      const std::string& node, TimePoint now,
+      const std::optional<std::pair<std::string, std::string>>& failure);
+
+  // A node already known unprotected for `cause` (from the journal at start-up): its alert was
+  // sent, and it is not sent again while the cause holds.
+  void alreadyReported(const UnprotectedNode& known);
+
+  [[nodiscard]] std::vector<UnprotectedNode> unprotected() const;
+  [[nodiscard]] size_t checking() const { return checking_.size(); }
+  [[nodiscard]] std::optional<TimePoint> nextDue() const;
+  [[nodiscard]] const ReadinessPolicy& policy() const { return policy_; }
+
+ private:
+  struct State {
+    size_t index = 0;          // place in the inventory: the offset of its slot
+    TimePoint next;            // when its next check is due
+    TimePoint last_checked{};  // when its last check ended
+    std::optional<UnprotectedNode> unprotected;
+    std::string reported_cause;  // the cause last alerted ("" : none, or protected again)
+  };
+  // The node's next slot after `now`: start + offset + k × interval, at least half an interval
+  // after its last check.
+  TimePoint nextSlot(const State& state, TimePoint now) const;
+  void schedule(const std::string& node, State& state, TimePoint at);
+
+  ReadinessPolicy policy_;
+  TimePoint start_;
+  std::vector<std::string> nodes_;
+  std::map<std::string, State> states_;
+  std::set<std::pair<TimePoint, std::string>> queue_;  // (due, node), not being checked
+  std::set<std::string> checking_;
+};
+
+}  // namespace fdr::core
