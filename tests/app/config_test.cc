@@ -159,6 +159,8 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
       "attempt-timeout = 5s\n"
       "deadline = 1m\n"
       "unfence-deadline = 15m\n"
+      "check-interval = 30m\n"
+      "check-concurrency = 8\n"
       "[evacuation]\n"
       "retries = 0\n"
       "shared-storage = yes\n"
@@ -183,6 +185,9 @@ TEST_F(ConfigTest, NewOptionsAreReadWithTheirTypes) {
   EXPECT_EQ(config->fence_attempt_timeout, milliseconds(5'000));
   EXPECT_EQ(config->fence_deadline, milliseconds(60'000));
   EXPECT_EQ(config->unfence_deadline, milliseconds(900'000));
+  EXPECT_EQ(config->fence_check_interval, milliseconds(1'800'000));
+  EXPECT_EQ(Config{}.fence_check_interval, milliseconds(600'000)) << "default: 10 min";
+  EXPECT_EQ(config->fence_check_concurrency, 8);
   EXPECT_EQ(config->evacuation_retries, 0);
   EXPECT_TRUE(config->shared_storage);
   EXPECT_EQ(config->evacuation_concurrency, 25);
@@ -580,6 +585,18 @@ TEST_F(ConfigTest, BadSecretValueIsNotEchoed) {
 TEST(DefaultConfigPaths, OwnPlaceFirstThenTheOriginals) {
   EXPECT_EQ(defaultConfigPaths(), (std::vector<std::string>{"/etc/freezer-dr/freezer-dr.conf",
                                                             "/etc/freezer/freezer-dr.conf"}));
+}
+
+TEST_F(ConfigTest, AReadinessCheckIntervalBelowAMinuteIsWarnedAbout) {
+  const auto config = loadText(
+      "[fencer]\n"
+      "check-interval = 2s\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_EQ(config->fence_check_interval, milliseconds(2'000));
+  EXPECT_NE(diag_.format().find("check-interval below 1 min"), std::string::npos) << diag_.format();
+  EXPECT_NE(diag_.format().find(":2"), std::string::npos) << "names the line: " << diag_.format();
+  diag_ = {};
+  EXPECT_FALSE(loadText("[fencer]\ncheck-concurrency = 0\n").has_value());
 }
 
 }  // namespace

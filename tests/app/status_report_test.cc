@@ -143,5 +143,34 @@ TEST(StatusReportTest, TheStormAndTheFailuresThatCountAreShownWithTheirTimes) {
   EXPECT_THAT(calm.str(), Not(HasSubstr("storm")));
 }
 
+TEST(StatusReportTest, UnprotectedNodesAreShownWithTheReasonAndSinceWhen) {
+  core::GuardState state;
+  state.unprotected.push_back({.node = "compute-2",
+                               .cause = "ipmi:credentials",
+                               .reason = "ipmi cannot read its power state: password refused",
+                               .since = fromMillis(1'700'000'000'000)});
+  // What the engine writes is what status reads back.
+  auto back = core::guardStateFromJson(core::toJson(state).dump());
+  ASSERT_TRUE(back) << back.error().toString();
+  EXPECT_EQ(*back, state);
+  GuardsReport report;
+  report.guards = *back;
+
+  std::ostringstream text;
+  printGuards(text, report);
+  EXPECT_THAT(text.str(),
+              HasSubstr("UNPROTECTED since 2023-11-14T22:13:20.000Z: compute-2: fencing it would "
+                        "fail (ipmi cannot read its power state: password refused)\n"));
+  nlohmann::json doc;
+  addGuardsJson(doc, report);
+  ASSERT_EQ(doc["unprotected"].size(), 1U);
+  EXPECT_EQ(doc["unprotected"][0]["node"], "compute-2");
+  EXPECT_EQ(doc["unprotected"][0]["cause"], "ipmi:credentials");
+
+  std::ostringstream calm;
+  printGuards(calm, GuardsReport{});
+  EXPECT_THAT(calm.str(), Not(HasSubstr("UNPROTECTED")));
+}
+
 }  // namespace
 }  // namespace fdr::app

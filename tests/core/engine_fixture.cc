@@ -71,6 +71,10 @@ Result<PowerState> ScriptedFencer::powerStatus(const Node& node) {
     return fail(ErrorCode::kUnavailable, "released at the end of the test");
   }
   std::lock_guard lock(world_.mutex);
+  if (world_.clock != nullptr) world_.status_reads[node.hostname].push_back(world_.clock->now());
+  if (auto e = world_.status_errors.find(node.hostname); e != world_.status_errors.end()) {
+    return std::unexpected(e->second);
+  }
   if (mode_ == Mode::kHangs) return fail(ErrorCode::kTimedOut, "BMC did not answer", true);
   if (mode_ == Mode::kBlind) return PowerState::kUnknown;
   auto it = world_.power.find(node.hostname);

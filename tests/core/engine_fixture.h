@@ -81,6 +81,10 @@ struct World {
   std::set<std::string> bmc_blocks;
   TestExecutor* executor = nullptr;
   std::map<std::string, PowerState> power;  // default on
+  // Fencing readiness: a node's power-status reads that fail (a wrong BMC password, ...), and
+  // when each node's power status was read (needs `clock`).
+  std::map<std::string, Error> status_errors;
+  std::map<std::string, std::vector<TimePoint>> status_reads;
   std::map<std::string, bool> forced_down;
   std::vector<Instance> instances;
   std::map<std::string, int> evacuations;  // instance id → accepted evacuate calls

@@ -515,5 +515,98 @@ TEST_F(EndToEndLabTest, AStoppedServiceOnALiveHostIsNotFenced) {
   EXPECT_FALSE(service->forced_down) << host;
 }
 
+// 7. Issue #14: fencing readiness. The inventory holds a wrong BMC password for one host: the
+// daemon finds it within one check interval (2 s here), before the host ever fails; `status`
+// shows the host unprotected with the reason and since when, and the admins get one alert
+// however many checks fail after it. With the password fixed (a restart reads the inventory
+// again) they are told it is protected again.
+TEST_F(EndToEndLabTest, AWrongBmcPasswordIsReportedUnprotectedBeforeTheHostFails) {
+  const std::string host = hosts_.at(2);
+  const std::string inventory = dir_.file("servers.yml");
+  const auto write_inventory = [&](bool wrong) {
+    std::istringstream in(fdr::testing::slurp(
+        env_["FDR_LAB_FDR_CONFIG"].substr(0, env_["FDR_LAB_FDR_CONFIG"].rfind('/')) +
+        "/servers.yml"));
+    std::ostringstream out;
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto at = line.find("fencer-password: ");
+      if (wrong && line.find("hostname: " + host + ",") != std::string::npos &&
+          at != std::string::npos) {
+        line = line.substr(0, at) + "fencer-password: not-the-password}";
+      }
+      out << line << "\n";
+    }
+    std::ofstream(inventory) << out.str();
+  };
+  write_inventory(true);
+  {
+    std::istringstream in(fdr::testing::slurp(config_));
+    std::ostringstream out;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("credentials-file =", 0) == 0) line = "credentials-file = " + inventory;
+      out << line << "\n";
+      if (line == "[fencer]") out << "check-interval = 2s\n";
+    }
+    std::ofstream(config_) << out.str();
+  }
+  const auto unprotected_alerts = [&] {
+    const auto mails = newMail();
+    return std::count_if(mails.begin(), mails.end(), [&](const CapturedMail& m) {
+      return sentTo(m, "ops@example.test") &&
+             m.subject == "[freezer-dr] " + host + " is UNPROTECTED: fencing it would fail";
+    });
+  };
+  startDaemon();
+  waitWatching();
+
+  json entry;
+  ASSERT_TRUE(waitUntil(30s,
+                        [&] {
+                          const json doc = status();
+                          if (!doc.is_object() || !doc.contains("unprotected")) return false;
+                          for (const json& u : doc["unprotected"]) {
+                            if (u.value("node", "") == host) entry = u;
+                          }
+                          return !entry.is_null();
+                        }))
+      << "not reported unprotected; status: " << status().dump(2);
+  EXPECT_EQ(entry.value("cause", ""), "ipmi:credentials") << entry.dump();
+  EXPECT_NE(entry.value("reason", "").find("ipmi cannot read its power state"), std::string::npos)
+      << entry.dump();
+  EXPECT_TRUE(entry.contains("since")) << entry.dump();
+  EXPECT_EQ(status()["unprotected"].size(), 1U) << "the other hosts' BMCs answer";
+  const auto text = cli({"status"});
+  EXPECT_NE(text.out.find("UNPROTECTED since"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("not-the-password"), std::string::npos) << "a secret in status";
+
+  EXPECT_TRUE(waitMail(60s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject == "[freezer-dr] " + host +
+                                                 " is UNPROTECTED: fencing it would fail";
+                       }))
+      << "captured:" << subjects(newMail());
+  std::this_thread::sleep_for(8s);  // four more checks of it
+  EXPECT_EQ(unprotected_alerts(), 1) << subjects(newMail());
+  EXPECT_EQ(bmcPower(host), "on");
+
+  ASSERT_EQ(stopDaemon(SIGTERM).exit_code, 0);
+  write_inventory(false);
+  startDaemon();
+  EXPECT_TRUE(waitMail(60s,
+                       [&](const CapturedMail& m) {
+                         return sentTo(m, "ops@example.test") &&
+                                m.subject == "[freezer-dr] " + host + " is protected again";
+                       }))
+      << "captured:" << subjects(newMail());
+  EXPECT_TRUE(waitUntil(30s, [&] {
+    const json doc = status();
+    return doc.is_object() && doc.contains("unprotected") && doc["unprotected"].empty();
+  })) << status().dump(2);
+  EXPECT_EQ(unprotected_alerts(), 1) << "the restart did not tell it again";
+}
+
 }  // namespace
 }  // namespace fdr::lab
