@@ -7,6 +7,9 @@
 #                                       reads power on, as after a kernel panic)
 #   lab/host.sh stop-service fake-host-N  stop only its probe ports' listener (the host lives: its
 #                                       ports refuse, its nova-compute keeps reporting)
+#   lab/host.sh cut-mgmt fake-host-N    drop the packets to its management address only (a live
+#                                       host whose management network is cut: its storage address
+#                                       and nova-compute go on); restore (or start) removes it
 #   lab/host.sh start   fake-host-N     start its probe ports and nova-compute; wait for a heartbeat
 #   lab/host.sh restore fake-host-N     back to service after a fence: BMC power on (its hook
 #                                       starts the host), wait for the heartbeat, then clear
@@ -37,7 +40,7 @@ fi
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-usage() { sed -n '2,17p' "$0" >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" >&2; exit 2; }
 (($# == 2)) || usage
 cmd=$1 h=$2
 [[ $h =~ ^[0-9]+$ ]] && h=$(host_name "$h")
@@ -105,6 +108,7 @@ lock() { exec 9>"$RUN/host-$h.lock"; flock 9; }
 
 case $cmd in
   kill) blackhole_host "$h"; kill_host; log "$h killed (its addresses answer nothing)" ;;
+  cut-mgmt) blackhole_addr "$(mgmt_addr "$h")"; log "$h: management address $(mgmt_addr "$h") answers nothing" ;;
   stop-service) stop_procs --signal KILL --kill-after 5 "$probe"; log "$h: probe ports closed" ;;
   start) lock; start_probe; "$LAB_DIR/compute.sh" start "$h" ;;
   restore) lock; restore ;;

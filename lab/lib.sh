@@ -91,14 +91,16 @@ lab_chain() {
   iptables -w -C INPUT -i lo -j "$FDR_LAB_CHAIN" 2>/dev/null ||
     iptables -w -I INPUT -i lo -j "$FDR_LAB_CHAIN"
 }
-blackhole_host() {
+# blackhole_addr ADDR...: drop every packet to these lab addresses (on the lab's own chain)
+blackhole_addr() {
   local a
   lab_chain
-  for a in "$(mgmt_addr "$1")" "$(storage_addr "$1")"; do
+  for a in "$@"; do
     iptables -w -C "$FDR_LAB_CHAIN" -d "$a/32" -j DROP 2>/dev/null ||
       iptables -w -A "$FDR_LAB_CHAIN" -d "$a/32" -j DROP
   done
 }
+blackhole_host() { blackhole_addr "$(mgmt_addr "$1")" "$(storage_addr "$1")"; }
 unblackhole_host() {
   local a
   command -v iptables >/dev/null || return 0

@@ -515,6 +515,24 @@ TEST_F(EndToEndLabTest, AStoppedServiceOnALiveHostIsNotFenced) {
   EXPECT_FALSE(service->forced_down) << host;
 }
 
+// 6b. Issue #14: a live host whose management network is cut (packets to its management address
+// dropped, as a failed switch port) while its storage network and nova-compute go on: one
+// source down of the three, under min-sources = 2; never fenced.
+TEST_F(EndToEndLabTest, ALiveHostWithOnlyItsManagementNetworkCutIsNotFenced) {
+  const std::string host = hosts_.at(2);
+  startDaemon();
+  waitWatching();
+  killed_.insert(host);  // TearDown removes the rule
+  ASSERT_TRUE(shell(env_["FDR_LAB_HOST_SH"] + " cut-mgmt " + host));
+  const bool fenced = waitUntil(15s, [&] { return !incidentOf(host).is_null(); });
+  EXPECT_FALSE(fenced) << incidentOf(host).dump(2);
+  EXPECT_EQ(bmcPower(host), "on") << host << " was powered off";
+  auto service = nova_->computeService(host);
+  ASSERT_TRUE(service) << service.error().toString();
+  EXPECT_FALSE(service->forced_down) << host;
+  EXPECT_EQ(service->state, "up") << "its nova-compute goes on reporting";
+}
+
 // 7. Issue #14: fencing readiness. The inventory holds a wrong BMC password for one host: the
 // daemon finds it within one check interval (2 s here), before the host ever fails; `status`
 // shows the host unprotected with the reason and since when, and the admins get one alert
