@@ -6,14 +6,14 @@ namespace fdr::core {
 
 FencingReadiness::FencingReadiness(ReadinessPolicy policy, const std::vector<std::string>& nodes,
                                    TimePoint start)
-    : policy_(policy), start_(start), nodes_(nodes) {
+    : policy_(policy), start_(start), node_count_(nodes.size()) {
   policy_.concurrency = std::max<size_t>(policy_.concurrency, 1);
   if (policy_.interval <= Duration::zero()) return;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
     State state;
     state.index = i;
-    auto [it, inserted] = states_.emplace(nodes_[i], std::move(state));
-    if (inserted) schedule(nodes_[i], it->second, start);
+    auto [it, inserted] = states_.emplace(nodes[i], std::move(state));
+    if (inserted) schedule(nodes[i], it->second, start);
   }
 }
 
@@ -21,7 +21,7 @@ TimePoint FencingReadiness::nextSlot(const State& state, TimePoint now) const {
   const auto interval = policy_.interval.count();
   const auto offset =
       static_cast<Duration::rep>(static_cast<double>(interval) * static_cast<double>(state.index) /
-                                 static_cast<double>(std::max<size_t>(nodes_.size(), 1)));
+                                 static_cast<double>(std::max<size_t>(node_count_, 1)));
   const TimePoint earliest = std::max(now, state.last_checked + policy_.interval / 2);
   // The first k ≥ 1 with start + offset + k × interval > earliest.
   const auto since = (earliest - start_).count() - offset;

@@ -53,7 +53,7 @@ class FencingReadiness {
   FencingReadiness(ReadinessPolicy policy, const std::vector<std::string>& nodes, TimePoint start);
 
   [[nodiscard]] bool enabled() const {
-    return policy_.interval > Duration::zero() && !nodes_.empty();
+    return policy_.interval > Duration::zero() && node_count_ > 0;
   }
 
   // The nodes whose check is due at `now`, earliest first, at most `slots`; each is then being
@@ -93,7 +93,7 @@ class FencingReadiness {
 
   ReadinessPolicy policy_;
   TimePoint start_;
-  std::vector<std::string> nodes_;
+  size_t node_count_ = 0;  // the inventory's size: the slots' spacing
   std::map<std::string, State> states_;
   std::set<std::pair<TimePoint, std::string>> queue_;  // (due, node), not being checked
   std::set<std::string> checking_;

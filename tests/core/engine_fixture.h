@@ -16,6 +16,7 @@
 
 #include "core/engine.h"
 #include "core/executor_fixture.h"
+#include "core/guard_state.h"
 #include "store/memory/memory_journal.h"
 
 namespace fdr::testing {
@@ -267,6 +268,16 @@ class EngineHarness : public ::testing::Test {
         std::make_unique<core::Engine>(policy_, drivers, journal, clock_, nodes_, executor_);
     EXPECT_TRUE(engine->resume().has_value());
     return engine;
+  }
+
+  // The guards' state the engine last published for `status` (journal setting "guards").
+  core::GuardState guards() {
+    auto text = journal_.setting(core::kGuardsSetting);
+    EXPECT_TRUE(text.has_value() && text->has_value());
+    if (!text || !*text) return {};
+    auto state = core::guardStateFromJson(**text);
+    EXPECT_TRUE(state.has_value()) << state.error().message;
+    return state ? *state : core::GuardState{};
   }
 
   // Ticks every 250 ms of simulated time for `duration`; returns the last summary.

@@ -115,15 +115,6 @@ class ReadinessEngineTest : public EngineHarness {
     }
     return out;
   }
-
-  core::GuardState guards() {
-    auto text = journal_.setting(core::kGuardsSetting);
-    EXPECT_TRUE(text.has_value() && text->has_value());
-    if (!text || !*text) return {};
-    auto state = core::guardStateFromJson(**text);
-    EXPECT_TRUE(state.has_value());
-    return state ? *state : core::GuardState{};
-  }
 };
 
 TEST_F(ReadinessEngineTest, AWrongBmcPasswordIsFoundAtStartUpAndToldOnce) {

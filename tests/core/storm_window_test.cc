@@ -120,15 +120,6 @@ class StormWindowTest : public EngineHarness {
                  n.subject.find("storm guard") != std::string::npos;
         }));
   }
-
-  core::GuardState guards() {
-    auto text = journal_.setting(core::kGuardsSetting);
-    EXPECT_TRUE(text.has_value() && text->has_value());
-    if (!text || !*text) return {};
-    auto state = core::guardStateFromJson(**text);
-    EXPECT_TRUE(state.has_value());
-    return state ? *state : core::GuardState{};
-  }
 };
 
 TEST_F(StormWindowTest, ARollingFailureIsHeldUntilTheFirstFailureIsOutOfTheWindow) {
