@@ -74,7 +74,7 @@ void run(benchmark::State& state, int hosts, int concurrency, bool scale_to_ten)
     testing::FakeNova nova(slowNova(hosts));
     drivers::NovaEvacuatorSettings settings;
     settings.api_concurrency = concurrency;
-    drivers::NovaEvacuator evacuator(*nova.nova, nova.os.clock, settings);
+    drivers::NovaEvacuator evacuator(*nova.nova, nullptr, nova.os.clock, settings);
     const auto start = std::chrono::steady_clock::now();
     const std::string error = recover(evacuator, hosts);
     const double seconds =

@@ -56,7 +56,7 @@ Outcome recover(int instances) {
   nova_options.latency = kLatency;
   nova_options.rebuild = kRebuild;
   testing::FakeNova nova(nova_options);
-  drivers::NovaEvacuator evacuator(*nova.nova, clock, drivers::NovaEvacuatorSettings{});
+  drivers::NovaEvacuator evacuator(*nova.nova, nullptr, clock, drivers::NovaEvacuatorSettings{});
   bench::BenchMonitor monitor(clock, {});
   bench::BenchFencer fencer;
   bench::NullNotifier notifier;

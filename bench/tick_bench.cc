@@ -67,6 +67,9 @@ class BenchEvacuator final : public Evacuator {
   Result<ServiceState> computeService(const Node&) override { return ServiceState{}; }
   Status restore(const Node&) override { return {}; }
   Status enable(const Node&) override { return {}; }
+  Result<std::vector<HostRoom>> room(const Node&) override {
+    return fail(ErrorCode::kNotSupported, "the benchmark's cloud has no capacity figures");
+  }
 
  private:
   int per_host_;

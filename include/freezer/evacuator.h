@@ -24,6 +24,16 @@ struct ServiceState {
   friend bool operator==(const ServiceState&, const ServiceState&) = default;
 };
 
+// A compute host evacuated instances could go to, with what is free on it (Placement's
+// capacity, (total - reserved) x allocation ratio, minus what is used).
+struct HostRoom {
+  std::string host;      // the compute service's host
+  bool enabled = false;  // false: disabled, as a reserved (spare) host is until it is used
+  Resources free;
+
+  friend bool operator==(const HostRoom&, const HostRoom&) = default;
+};
+
 struct EvacuationRequest {
   std::string instance_id;
   std::string source_host;
@@ -56,6 +66,10 @@ class Evacuator {
   // Returns a node to service once it runs again: clears forced-down, then enables its compute
   // service (the reverse of forceDown()). Idempotent.
   [[nodiscard]] virtual Status restore(const Node& node) = 0;
+  // The compute hosts other than `failed` that could take its instances, with what is free on
+  // each: those whose compute service is up and not forced down, enabled or not. kNotSupported
+  // when the cloud cannot say (the engine then evacuates without a capacity check).
+  [[nodiscard]] virtual Result<std::vector<HostRoom>> room(const Node& failed) = 0;
   // Enables the node's compute service, nothing else (a reserved host taken into use: the
   // scheduler may place instances on it). Idempotent. kNotFound if the cloud has no service.
   [[nodiscard]] virtual Status enable(const Node& node) = 0;

@@ -40,6 +40,9 @@ enum class InstancePhase {
   kDone,        // running on another host
   kFailed,      // gave up after the retry limit, or it cannot be evacuated
   kSkipped,     // excluded by rule (opted out); reported, never silently dropped
+  // Not asked: the capacity check found no room for it on the other hosts (docs/evacuation.md,
+  // Capacity). Final, as kFailed: the recovery is partial and the admins were told the numbers.
+  kNoCapacity,
 };
 std::string_view toString(InstancePhase p);
 std::optional<InstancePhase> instancePhaseFromString(std::string_view s);

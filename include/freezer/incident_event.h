@@ -134,6 +134,9 @@ struct ForceDownFailed {
 
 struct InstancesListed {
   std::vector<InstanceRecord> records;  // in recovery order; priorities and skips decided
+  // The capacity check's finding when some instances do not fit (those are kNoCapacity) or
+  // when it could not be made; empty otherwise. Journal key "detail", as the other kinds'.
+  std::string detail = {};
   friend bool operator==(const InstancesListed&, const InstancesListed&) = default;
 };
 struct InstancesListFailed {

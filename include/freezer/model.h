@@ -1,6 +1,7 @@
 // Plain data shared by every stage: nodes, instances, observations. No behaviour, no I/O.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -61,6 +62,19 @@ struct Observation {
 enum class PowerState { kOn, kOff, kUnknown };
 std::string_view toString(PowerState p);
 
+// What an instance takes on a compute host, as Placement counts it: VCPU, MEMORY_MB, DISK_GB
+// (root disk unless booted from a volume, plus ephemeral disk and swap, rounded up to GiB).
+// A figure the cloud does not count (no inventory of that resource class on the host).
+inline constexpr int64_t kUnbounded = int64_t{1} << 60;
+
+struct Resources {
+  int64_t vcpus = 0;
+  int64_t memory_mb = 0;
+  int64_t disk_gb = 0;
+
+  friend bool operator==(const Resources&, const Resources&) = default;
+};
+
 // An instance (server) as the evacuator sees it.
 struct Instance {
   std::string id;
@@ -74,6 +88,8 @@ struct Instance {
   bool boot_from_volume = false;
   std::string image_id;
   std::string fault = {};  // the cloud's last fault message for it (Nova's fault.message), if any
+  // Its flavor's size; none when the cloud does not say (Nova before compute API 2.47).
+  std::optional<Resources> size = {};
 
   friend bool operator==(const Instance&, const Instance&) = default;
 };

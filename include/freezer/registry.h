@@ -25,6 +25,9 @@ class KeystoneClient;  // src/clients/keystone/keystone_client.h
 namespace nova {
 class NovaClient;  // src/clients/nova/nova_client.h
 }  // namespace nova
+namespace placement {
+class PlacementClient;  // src/clients/placement/placement_client.h
+}  // namespace placement
 
 // What a driver may use. Owned by the caller; outlives every driver created with it.
 struct DriverContext {
@@ -36,6 +39,8 @@ struct DriverContext {
   keystone::KeystoneClient* keystone = nullptr;
   // The Nova client on that session (microversion negotiated once); nullptr likewise.
   nova::NovaClient* nova = nullptr;
+  // The Placement client on that session (the capacity check); nullptr likewise.
+  placement::PlacementClient* placement = nullptr;
 };
 
 template <class Interface>

@@ -107,6 +107,7 @@ std::unique_ptr<Loaded> loadAll(const Globals& globals, Clock& clock) {
     loaded->openstack = std::move(*session);
     loaded->context->keystone = &loaded->openstack->keystone();
     loaded->context->nova = &loaded->openstack->nova();
+    loaded->context->placement = &loaded->openstack->placement();
   } else if (session.error().code != ErrorCode::kNotFound) {
     std::cerr << "error: cloud credentials: " << session.error().message << "\n";
     return nullptr;

@@ -74,6 +74,9 @@ class DryRunEvacuator final : public Evacuator {
          << ", then enable it\n";
     return {};
   }
+  Result<std::vector<HostRoom>> room(const Node& failed) override {
+    return real_.room(failed);  // a read: asked of the real cloud
+  }
   Status enable(const Node& node) override {
     out_ << "[dry-run] would enable the compute service of reserved host " << node.hostname << "\n";
     return {};

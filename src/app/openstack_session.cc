@@ -44,6 +44,7 @@ Result<std::unique_ptr<OpenStackSession>> OpenStackSession::create(const config:
   session->keystone_ =
       std::make_unique<keystone::KeystoneClient>(*session->http_, *credentials, clock);
   session->nova_ = std::make_unique<nova::NovaClient>(*session->keystone_);
+  session->placement_ = std::make_unique<placement::PlacementClient>(*session->keystone_);
   return session;
 }
 

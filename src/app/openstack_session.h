@@ -1,6 +1,7 @@
 // The process's one connection to the cloud: an HTTP client, a Keystone session (token cache,
-// catalog) and a Nova client, built from [keystone_authtoken], or clouds.yaml (OS_CLOUD), or the
-// OS_* environment — the first that is configured. Drivers reach it through DriverContext.
+// catalog), a Nova and a Placement client, built from [keystone_authtoken], or clouds.yaml
+// (OS_CLOUD), or the OS_* environment — the first that is configured. Drivers reach it through
+// DriverContext.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include "clients/keystone/credentials.h"
 #include "clients/keystone/keystone_client.h"
 #include "clients/nova/nova_client.h"
+#include "clients/placement/placement_client.h"
 #include "freezer/clock.h"
 #include "freezer/result.h"
 
@@ -25,12 +27,14 @@ class OpenStackSession {
 
   keystone::KeystoneClient& keystone() { return *keystone_; }
   nova::NovaClient& nova() { return *nova_; }
+  placement::PlacementClient& placement() { return *placement_; }
 
  private:
   OpenStackSession() = default;
   std::unique_ptr<http::Client> http_;
   std::unique_ptr<keystone::KeystoneClient> keystone_;
   std::unique_ptr<nova::NovaClient> nova_;
+  std::unique_ptr<placement::PlacementClient> placement_;
 };
 
 // The [keystone_authtoken] section in the Keystone client's terms.

@@ -156,6 +156,7 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.reserved_hosts = config.reserved_hosts;
   policy.reserved_hosts_fallback = config.reserved_hosts_fallback;
   policy.shared_storage = config.shared_storage;
+  policy.capacity_check = config.capacity_check;
   policy.instance_timeout = config.instance_timeout;
   policy.priority_key = config.priority_key;
   policy.evacuate_all = config.evacuate_all;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 #include "core/engine_internal.h"
 #include "freezer/call_deadline.h"
 

@@ -382,6 +382,7 @@ void eventFields(P& p, V&& v) {
 template <PayloadOf<events::InstancesListed> P, class V>
 void eventFields(P& p, V&& v) {
   v("records", p.records);
+  v("detail", p.detail);
 }
 template <PayloadOf<events::InstancesListFailed> P, class V>
 void eventFields(P& p, V&& v) {

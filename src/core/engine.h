@@ -73,6 +73,10 @@ struct EnginePolicy {
   // Which instances: all (opted-out ones excepted) or only those opted in, by this metadata key
   // (as Masakari's HA_Enabled): "true"/"yes"/"1" opts in, "false"/"no"/"0" opts out.
   bool evacuate_all = true;
+  // Capacity check (core/capacity_plan.h): before the first evacuation request of an incident,
+  // what the other hosts have free (Evacuator::room) against the instances' sizes; those that
+  // fit nowhere are not asked for (kNoCapacity) and the admins get the numbers.
+  bool capacity_check = true;
   std::string ha_enabled_key = "HA_Enabled";
   // Storm guard (core/storm_guard.h): more than storm_max_nodes nodes, or storm_max_percent % of
   // the inventory, down now or failed (an incident opened) within storm_window and not back in
@@ -219,6 +223,8 @@ class Engine {
   bool advanceFencing(Incident& incident);
   bool advanceForceDown(Incident& incident);
   bool advanceListing(Incident& incident);
+  struct Listed;
+  bool advanceCapacityCheck(Incident& incident, Listed& listed);
   bool advanceClosing(Incident& incident);
   void followEvacuations();
   void takeEvacuationAnswers();
@@ -276,6 +282,14 @@ class Engine {
   std::map<std::string, Incident> open_;                // by incident id
   std::set<std::string> alerted_vetoes_;                // "node|guard" already alerted
   std::map<std::string, TimePoint> next_force_down_;    // incident id → earliest retry
+  // Incidents whose instances were listed and whose capacity check is under way: the records
+  // and the instances' sizes, journaled (InstancesListed) once the check answers. In memory: a
+  // restart lists them again.
+  struct Listed {
+    std::vector<InstanceRecord> records;
+    std::map<std::string, Resources> sizes;
+  };
+  std::map<std::string, Listed> listed_;
   // Nodes whose last incident closed and that have not been seen up since.
   std::set<std::string> recovered_nodes_;
   // "<incident id>|<reserved host>" → when a temporary error (a 503, a timeout) reading or

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/capacity_plan.h"
 #include "core/engine.h"
 #include "core/engine_internal.h"
 #include "core/incident_machine.h"
@@ -160,6 +161,9 @@ std::vector<InstanceRecord> Engine::toRecords(const std::vector<Instance>& insta
 }
 
 bool Engine::advanceListing(Incident& incident) {
+  if (auto held = listed_.find(incident.id); held != listed_.end()) {
+    return advanceCapacityCheck(incident, held->second);
+  }
   const std::string key = callKey(incident.id, "list");
   auto listed_now = calls_.take<std::vector<Instance>>(key);
   if (!listed_now) {
@@ -176,12 +180,96 @@ bool Engine::advanceListing(Incident& incident) {
     return false;
   }
   std::vector<InstanceRecord> records = toRecords(*instances);
+  const bool any_pending = std::any_of(records.begin(), records.end(), [](const InstanceRecord& r) {
+    return r.phase == InstancePhase::kPending;
+  });
+  if (policy_.capacity_check && any_pending) {
+    Listed listed{.records = std::move(records), .sizes = {}};
+    for (const Instance& vm : *instances) {
+      if (vm.size) listed.sizes[vm.id] = *vm.size;
+    }
+    auto [held, inserted] = listed_.insert_or_assign(incident.id, std::move(listed));
+    return advanceCapacityCheck(incident, held->second);
+  }
   const size_t count = records.size();
   if (!record(incident, event(events::InstancesListed{.records = std::move(records)}))) {
     return false;
   }
   spdlog::info("incident {}: {} instance(s) to evacuate from {}", incident.id, count,
                incident.node);
+  return true;
+}
+
+// What the other hosts have free, against the listed instances' sizes (core/capacity_plan.h).
+// When the cloud cannot say, or the call fails, every instance is asked for as without the
+// check (the scheduler still refuses what does not fit), and the incident says so.
+bool Engine::advanceCapacityCheck(Incident& incident, Listed& listed) {
+  const std::string key = callKey(incident.id, "capacity");
+  auto answer = calls_.take<std::vector<HostRoom>>(key);
+  if (!answer) {
+    if (!calls_.started(key)) {
+      calls_.start<std::vector<HostRoom>>(
+          key, kCloudLane, policy_.cloud_call_timeout,
+          [e = drivers_.evacuator, n = *node(incident.node)] { return e->room(n); });
+    }
+    return false;
+  }
+  std::vector<InstanceRecord> records = std::move(listed.records);
+  const std::map<std::string, Resources> sizes = std::move(listed.sizes);
+  listed_.erase(incident.id);
+  std::string detail;
+  std::vector<Notification> outbox;
+  size_t left_out = 0;
+  if (!*answer) {
+    if (answer->error().code == ErrorCode::kNotSupported) {
+      spdlog::debug("incident {}: capacity not checked: {}", incident.id, answer->error().message);
+    } else {
+      detail = "capacity not checked (every instance is asked for; the scheduler decides): " +
+               answer->error().message;
+      spdlog::warn("incident {}: {}", incident.id, detail);
+    }
+  } else {
+    CapacityPlan plan = planCapacity(
+        records, sizes,
+        capacityCandidates(**answer, policy_.reserved_hosts, policy_.reserved_hosts_fallback),
+        incident.node);
+    if (!plan.unsized.empty()) {
+      spdlog::info(
+          "incident {}: capacity: the size of {} instance(s) is unknown; they are asked "
+          "for unchecked",
+          incident.id, plan.unsized.size());
+    }
+    for (size_t i : plan.no_capacity) {
+      InstanceRecord& r = records[i];
+      r.phase = InstancePhase::kNoCapacity;
+      r.reason = fmt::format(
+          "no capacity: it needs {}, more than any candidate host has left once the instances "
+          "before it are placed; not asked for (docs/evacuation.md, Capacity)",
+          describe(sizes.at(r.id)));
+    }
+    left_out = plan.no_capacity.size();
+    detail = plan.summary;
+    if (left_out > 0) {
+      spdlog::warn("incident {}: {}", incident.id, detail);
+      outbox.push_back(adminAlert(
+          incident, NotificationKind::kRecoveryStuck,
+          fmt::format("[freezer-dr] URGENT: no room for {} of the instances of {}", left_out,
+                      incident.node),
+          detail + ". Free capacity (or lower the load) and evacuate them by hand, or unfence "
+                   "the host once it is repaired."));
+    }
+  }
+  const size_t count = records.size();
+  if (!record(incident,
+              event(events::InstancesListed{.records = std::move(records),
+                                            .detail = std::move(detail)}),
+              std::move(outbox))) {
+    return false;
+  }
+  spdlog::info(
+      "incident {}: {} instance(s) to evacuate from {}{}", incident.id, count - left_out,
+      incident.node,
+      left_out == 0 ? std::string() : fmt::format(" ({} left out for want of capacity)", left_out));
   return true;
 }
 

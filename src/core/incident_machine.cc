@@ -33,7 +33,8 @@ std::unexpected<Error> refuse(const Incident& incident, const E& /*event*/,
 }
 
 bool isFinal(InstancePhase p) {
-  return in(p, {InstancePhase::kDone, InstancePhase::kFailed, InstancePhase::kSkipped});
+  return in(p, {InstancePhase::kDone, InstancePhase::kFailed, InstancePhase::kSkipped,
+                InstancePhase::kNoCapacity});
 }
 
 InstanceRecord* findMutable(Incident& incident, const std::string& id) {
@@ -46,9 +47,10 @@ InstanceRecord* findMutable(Incident& incident, const std::string& id) {
 // Evacuating → Evacuated / PartlyEvacuated once every instance is final.
 void finishIfAllFinal(Incident& incident, TimePoint at) {
   if (incident.phase != Phase::kEvacuating || !allInstancesFinal(incident)) return;
-  const bool any_failed =
-      std::any_of(incident.instances.begin(), incident.instances.end(),
-                  [](const InstanceRecord& r) { return r.phase == InstancePhase::kFailed; });
+  const bool any_failed = std::any_of(
+      incident.instances.begin(), incident.instances.end(), [](const InstanceRecord& r) {
+        return r.phase == InstancePhase::kFailed || r.phase == InstancePhase::kNoCapacity;
+      });
   incident.phase = any_failed ? Phase::kPartlyEvacuated : Phase::kEvacuated;
   incident.evacuated_at = at;
 }
@@ -162,6 +164,7 @@ Status on(const Step& s, const events::InstancesListed& e) {
   if (s.next.phase != Phase::kComputeDown) return refuse(s.before, e);
   s.next.instances = e.records;
   s.next.phase = Phase::kEvacuating;
+  problem(s.next, e.detail);
   finishIfAllFinal(s.next, s.at);
   return {};
 }

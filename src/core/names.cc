@@ -43,13 +43,14 @@ constexpr std::array<std::pair<Phase, std::string_view>, 12> kPhases{{
     {Phase::kCancelled, "cancelled"},
 }};
 
-constexpr std::array<std::pair<InstancePhase, std::string_view>, 6> kInstancePhases{{
+constexpr std::array<std::pair<InstancePhase, std::string_view>, 7> kInstancePhases{{
     {InstancePhase::kPending, "pending"},
     {InstancePhase::kRequested, "requested"},
     {InstancePhase::kRebuilding, "rebuilding"},
     {InstancePhase::kDone, "done"},
     {InstancePhase::kFailed, "failed"},
     {InstancePhase::kSkipped, "skipped"},
+    {InstancePhase::kNoCapacity, "no-capacity"},
 }};
 
 constexpr std::array<std::pair<EventKind, std::string_view>, 33> kEvents{{

@@ -6,7 +6,7 @@
 // hosts read down (the host failed) until forced down.
 //
 //   FakeNova nova({.hosts = {{"compute-1", 50}}, .latency = 200ms, .rebuild = 20s});
-//   NovaEvacuator evacuator(*nova.nova, clock, settings);
+//   NovaEvacuator evacuator(*nova.nova, nullptr, clock, settings);
 //   ... nova.evacuationsRequested() ...
 #pragma once
 

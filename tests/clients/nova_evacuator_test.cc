@@ -13,13 +13,16 @@
 #include <thread>
 #include <vector>
 
+#include "clients/fake_placement_fixture.h"
 #include "clients/openstack_fake_fixture.h"
 #include "freezer/diagnostics.h"
 
 namespace fdr::drivers {
 namespace {
 
+using fdr::testing::FakeInventory;
 using fdr::testing::FakeOpenStack;
+using fdr::testing::FakePlacement;
 using fdr::testing::FakeReply;
 using fdr::testing::FakeRequest;
 using nlohmann::json;
@@ -76,6 +79,20 @@ class FakeNova {
       json list = json::array();
       for (const json& m : migrations[r.param("instance_uuid")]) list.push_back(m);
       return FakeReply::json(200, {{"migrations", list}});
+    });
+    // Hypervisors (2.53+ shape): one per compute service, named after its host.
+    os_.server.on("GET", "/compute/v2.1/os-hypervisors/detail", [this](const FakeRequest&) {
+      std::lock_guard lock(mutex_);
+      json list = json::array();
+      for (const auto& [host, svc] : services) {
+        list.push_back({{"id", "hv-" + host},
+                        {"hypervisor_hostname", host},
+                        {"state", svc["state"]},
+                        {"status", svc["status"]},
+                        {"hypervisor_type", "fake"},
+                        {"service", {{"id", svc["id"]}, {"host", host}}}});
+      }
+      return FakeReply::json(200, {{"hypervisors", list}});
     });
     for (const char* method : {"GET", "POST"}) {
       os_.server.on(method, "/compute/v2.1/servers/*",
@@ -140,7 +157,13 @@ class FakeNova {
         {"OS-EXT-STS:task_state", vm.task_state.empty() ? json() : json(vm.task_state)},
         {"OS-EXT-STS:vm_state", "active"},
         {"OS-EXT-STS:power_state", 1},
-        {"flavor", {{"original_name", "m1.small"}, {"vcpus", 1}, {"ram", 512}, {"disk", 1}}},
+        {"flavor",
+         {{"original_name", "m1.small"},
+          {"vcpus", 1},
+          {"ram", 512},
+          {"disk", 1},
+          {"ephemeral", 2},
+          {"swap", 1536}}},
         {"image", vm.boot_from_volume ? json("") : json{{"id", "img-1"}, {"links", json::array()}}},
         {"os-extended-volumes:volumes_attached",
          vm.boot_from_volume ? json::array({{{"id", "vol-1"}}}) : json::array()},
@@ -204,10 +227,11 @@ class NovaEvacuatorTest : public ::testing::Test {
   void SetUp() override { fake.addService("svc-uuid-1", "c1"); }
 
   Result<EvacuatorPtr> create(std::map<std::string, std::string> raw_options = {},
-                              bool with_nova = true) {
+                              bool with_nova = true, bool with_placement = true) {
     if (with_nova && !nova) {
       os.start();
       nova = std::make_unique<nova::NovaClient>(*os.keystone);
+      placement = std::make_unique<placement::PlacementClient>(*os.keystone);
     }
     Registry registry;
     if (auto s = registerNovaEvacuator(registry); !s) return std::unexpected(s.error());
@@ -221,7 +245,8 @@ class NovaEvacuatorTest : public ::testing::Test {
     DriverContext context{.clock = os.clock,
                           .nodes = nodes,
                           .keystone = nullptr,
-                          .nova = with_nova ? nova.get() : nullptr};
+                          .nova = with_nova ? nova.get() : nullptr,
+                          .placement = with_placement ? placement.get() : nullptr};
     return (*factory)->create(*options, context);
   }
 
@@ -234,7 +259,9 @@ class NovaEvacuatorTest : public ::testing::Test {
 
   FakeOpenStack os;
   FakeNova fake{os};
+  FakePlacement placement_api{os};
   std::unique_ptr<nova::NovaClient> nova;
+  std::unique_ptr<placement::PlacementClient> placement;
   std::vector<Node> nodes;
 };
 
@@ -418,6 +445,94 @@ TEST_F(NovaEvacuatorTest, ListsTheInstancesOfExactlyTheHostWithTheirStorage) {
   EXPECT_EQ(by_id["b"].status, "SHUTOFF");
   EXPECT_TRUE(by_id["b"].boot_from_volume);
   EXPECT_TRUE(by_id["b"].image_id.empty());
+  // Sizes as Placement counts them: the root disk only when local, swap rounded up to GiB.
+  EXPECT_EQ(by_id["a"].size, (Resources{.vcpus = 1, .memory_mb = 512, .disk_gb = 1 + 2 + 2}));
+  EXPECT_EQ(by_id["b"].size, (Resources{.vcpus = 1, .memory_mb = 512, .disk_gb = 0 + 2 + 2}));
+}
+
+class NovaEvacuatorRoomTest : public NovaEvacuatorTest {
+ protected:
+  void SetUp() override {
+    // c1 failed (down); c2 up; c3 up and disabled (a reserved host); c4 down; c5 up, its disk
+    // on a sharing provider (no DISK_GB inventory); c6 up and full (not a candidate).
+    for (const char* host : {"c1", "c2", "c3", "c4", "c5", "c6"}) {
+      fake.addService(std::string("svc-") + host, host);
+    }
+    std::lock_guard lock(fake.mutex_);
+    for (const char* host : {"c2", "c3", "c5", "c6"}) fake.services[host]["state"] = "up";
+    fake.services["c3"]["status"] = "disabled";
+    const std::map<std::string, FakeInventory> inventory{
+        {"VCPU", {.total = 8, .reserved = 0, .allocation_ratio = 4.0}},
+        {"MEMORY_MB", {.total = 16384, .reserved = 512, .allocation_ratio = 1.0}},
+        {"DISK_GB", {.total = 100, .reserved = 0, .allocation_ratio = 1.0}}};
+    placement_api.addProvider("rp-c1", "c1", inventory);
+    placement_api.addProvider("rp-c2", "c2", inventory,
+                              {{"VCPU", 10}, {"MEMORY_MB", 4096}, {"DISK_GB", 20}});
+    placement_api.addProvider("rp-c3", "c3", inventory);
+    placement_api.addProvider("rp-c4", "c4", inventory);
+    placement_api.addProvider(
+        "rp-c5", "c5",
+        {{"VCPU", {.total = 4, .reserved = 0, .allocation_ratio = 1.0}},
+         {"MEMORY_MB", {.total = 8192, .reserved = 0, .allocation_ratio = 1.5}}});
+    placement_api.addProvider("rp-c6", "c6", inventory, {{"VCPU", 32}, {"MEMORY_MB", 15872}});
+  }
+
+  static std::map<std::string, HostRoom> byHost(const std::vector<HostRoom>& rooms) {
+    std::map<std::string, HostRoom> out;
+    for (const HostRoom& r : rooms) out[r.host] = r;
+    return out;
+  }
+};
+
+TEST_F(NovaEvacuatorRoomTest, RoomIsWhatPlacementHasFreeOnTheUpHostsOtherThanTheFailedOne) {
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto room = (*evacuator)->room(node("c1"));
+  ASSERT_TRUE(room) << room.error().toString();
+  auto hosts = byHost(*room);
+  EXPECT_EQ(hosts.size(), 3U);  // not c1 (failed), c4 (down), c6 (nothing free)
+  ASSERT_TRUE(hosts.contains("c2"));
+  // (8 - 0) x 4 - 10 vCPU; (16384 - 512) x 1 - 4096 MB; 100 - 20 GB.
+  EXPECT_EQ(hosts["c2"].free, (Resources{.vcpus = 22, .memory_mb = 11776, .disk_gb = 80}));
+  EXPECT_TRUE(hosts["c2"].enabled);
+  ASSERT_TRUE(hosts.contains("c3"));
+  EXPECT_FALSE(hosts["c3"].enabled);
+  ASSERT_TRUE(hosts.contains("c5"));
+  EXPECT_EQ(hosts["c5"].free, (Resources{.vcpus = 4, .memory_mb = 12288, .disk_gb = kUnbounded}));
+  EXPECT_EQ(placement_api.last_version_header, "placement 1.27");
+}
+
+TEST_F(NovaEvacuatorRoomTest, WithoutPlacementOrWithAnOldOneTheCheckIsNotSupported) {
+  auto without = create({}, true, false);
+  ASSERT_TRUE(without);
+  auto none = (*without)->room(node("c1"));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::kNotSupported);
+
+  placement_api.max_version = "1.26";
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto old = (*evacuator)->room(node("c1"));
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, ErrorCode::kNotSupported);
+  EXPECT_NE(old.error().message.find("1.26"), std::string::npos) << old.error().message;
+  EXPECT_EQ(placement_api.candidate_reads, 0);
+}
+
+TEST_F(NovaEvacuatorRoomTest, ABadPlacementAnswerIsAnErrorNamingTheField) {
+  os.server.onJson("GET", "/placement/allocation_candidates", 200,
+                   json{{"allocation_requests", json::array()},
+                        {"provider_summaries",
+                         {{"rp-c2", {{"resources", {{"VCPU", {{"capacity", "lots"}}}}}}}}}});
+  auto evacuator = create();
+  ASSERT_TRUE(evacuator);
+  auto room = (*evacuator)->room(node("c1"));
+  ASSERT_FALSE(room);
+  EXPECT_EQ(room.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(room.error().message.find("provider_summaries.rp-c2.resources.VCPU.capacity"),
+            std::string::npos)
+      << room.error().message;
+  EXPECT_NE(room.error().message.find("allocation_candidates"), std::string::npos);
 }
 
 TEST_F(NovaEvacuatorTest, EvacuatesInParallelWithinTheBound) {

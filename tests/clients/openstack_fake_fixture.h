@@ -24,8 +24,8 @@ class FakeOpenStack {
 
   // Password credentials for user admin in project admin at server.url("/identity").
   [[nodiscard]] keystone::Credentials credentials() const;
-  // Catalog: compute (public and internal, RegionOne) at /compute/v2.1, network at /network,
-  // monitoring at /monitoring/v2.0 (public), identity.
+  // Catalog: compute (public and internal, RegionOne) at /compute/v2.1, placement at /placement,
+  // network at /network, monitoring at /monitoring/v2.0 (public), identity.
   [[nodiscard]] nlohmann::json catalog() const;
   // Creates the HTTP and Keystone clients (call after adjusting the options).
   void start(keystone::Credentials credentials, keystone::KeystoneOptions options = {});

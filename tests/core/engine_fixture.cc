@@ -146,6 +146,31 @@ Status ScriptedEvacuator::enable(const Node& node) {
   return {};
 }
 
+Result<std::vector<HostRoom>> ScriptedEvacuator::room(const Node& failed) {
+  world_.room_calls += 1;
+  if (world_.room_blocks && world_.executor != nullptr) {
+    world_.executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
+  std::lock_guard lock(world_.mutex);
+  if (world_.dead) return fail(ErrorCode::kUnavailable, "process killed");
+  if (world_.room_error) return std::unexpected(*world_.room_error);
+  if (world_.room_total.empty()) return fail(ErrorCode::kNotSupported, "no capacity figures");
+  std::vector<HostRoom> out;
+  for (const auto& [host, total] : world_.room_total) {
+    if (host == failed.hostname || world_.forced_down[host]) continue;
+    HostRoom h{.host = host, .enabled = !world_.disabled[host], .free = total};
+    for (const Instance& vm : world_.instances) {
+      if (vm.host != host || !vm.size) continue;
+      h.free.vcpus -= vm.size->vcpus;
+      h.free.memory_mb -= vm.size->memory_mb;
+      h.free.disk_gb -= vm.size->disk_gb;
+    }
+    out.push_back(h);
+  }
+  return out;
+}
+
 Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node) {
   std::lock_guard lock(world_.mutex);
   std::vector<Instance> out;

@@ -117,6 +117,13 @@ struct World {
   std::map<std::string, std::vector<std::string>> targets;  // instance → hosts asked, in order
   std::map<std::string, std::string> status_before_error;   // instances NoValidHost left in ERROR
   int enable_calls = 0;                                     // Evacuator::enable()
+  // Capacity (Evacuator::room): what each host can hold in all; what is free is that minus the
+  // sizes of the instances on it. Empty: the cloud cannot say (kNotSupported). `room_error`:
+  // room() fails with it. room() calls are counted.
+  std::map<std::string, Resources> room_total;
+  std::optional<Error> room_error;
+  AtomicFlag room_blocks;  // room() parks on `executor` (Placement never answers)
+  CopyableAtomic<int> room_calls;
 };
 
 class ScriptedFencer final : public Fencer {
@@ -145,6 +152,7 @@ class ScriptedEvacuator final : public Evacuator {
   Result<ServiceState> computeService(const Node& node) override;
   Status restore(const Node& node) override;
   Status enable(const Node& node) override;
+  Result<std::vector<HostRoom>> room(const Node& failed) override;
   bool refuse_force_down = false;
   bool refuse_restore = false;
   bool refuse_enable = false;   // every enable: a temporary error (503)

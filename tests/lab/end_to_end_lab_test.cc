@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "clients/placement/placement_client.h"
 #include "lab/daemon_fixture.h"
 
 namespace fdr::lab {
@@ -641,6 +643,107 @@ TEST_F(EndToEndLabTest, AWrongBmcPasswordIsReportedUnprotectedBeforeTheHostFails
     return doc.is_object() && doc.contains("unprotected") && doc["unprotected"].empty();
   })) << status().dump(2);
   EXPECT_EQ(unprotected_alerts(), 1) << "the restart did not tell it again";
+}
+
+// Issue #14, item 4: the capacity check. The two hosts left have room, in Placement, for one
+// fdr.tiny server each (the rest of their memory taken by an allocation made for the test, as
+// other instances would): of three servers on the failed host, the two of highest priority are
+// evacuated, the third is reported no-capacity and never asked for, and the admins get the
+// numbers.
+TEST_F(EndToEndLabTest, WhatDoesNotFitIsReportedWithTheNumbersAndTheRestIsEvacuated) {
+  ASSERT_GE(hosts_.size(), 3U);
+  const std::string victim = hosts_.at(0);
+  std::map<std::string, std::string> by_priority;  // priority → server id
+  for (const char* priority : {"30", "20", "10"}) {
+    auto id = bootOn(victim, prefix_ + "-prio-" + priority, {{"HA_Priority", priority}});
+    ASSERT_TRUE(id) << id.error().toString();
+    by_priority[priority] = *id;
+  }
+  for (const auto& [priority, id] : by_priority) ASSERT_TRUE(waitForStatus(id, "ACTIVE", 120s));
+
+  // Fill the other hosts up to 512 MB free each, through Placement allocations of consumers of
+  // our own (Nova leaves allocations of consumers it does not know alone); removed afterwards.
+  placement::PlacementClient placement(*keystone_);
+  auto summaries = placement.candidates();
+  ASSERT_TRUE(summaries) << summaries.error().toString();
+  auto token = keystone_->token();
+  ASSERT_TRUE(token) << token.error().toString();
+  auto base = keystone_->endpoint("placement");
+  ASSERT_TRUE(base) << base.error().toString();
+  std::vector<std::string> consumers;
+  Cleanup release([&] {
+    for (const std::string& consumer : consumers) {
+      http::Request del;
+      del.method = http::Method::kDelete;
+      del.url = *base + "/allocations/" + consumer;
+      del.headers.push_back({"OpenStack-API-Version", "placement 1.28"});
+      auto gone = keystone_->send(del);
+      EXPECT_TRUE(gone && (gone->status == 204 || gone->status == 404))
+          << "allocation " << consumer << " left in Placement";
+    }
+  });
+  for (const std::string& host : {hosts_.at(1), hosts_.at(2)}) {
+    const auto p =
+        std::find_if(summaries->begin(), summaries->end(),
+                     [&](const placement::ProviderSummary& s) { return s.name == host; });
+    ASSERT_NE(p, summaries->end()) << host << " has no resource provider with room";
+    const placement::ResourceUse memory = p->resources.at("MEMORY_MB");
+    const int64_t fill = memory.capacity - memory.used - 512;
+    ASSERT_GT(fill, 0) << host;
+    // One allocation takes at most the inventory's max_unit: as many consumers as it needs.
+    http::Request inventory;
+    inventory.url = *base + "/resource_providers/" + p->uuid + "/inventories/MEMORY_MB";
+    inventory.headers.push_back({"OpenStack-API-Version", "placement 1.28"});
+    auto inv = keystone_->call(inventory);
+    ASSERT_TRUE(inv) << inv.error().toString();
+    const int64_t max_unit = json::parse(inv->body).value("max_unit", int64_t{1});
+    ASSERT_GT(max_unit, 0);
+    for (int64_t left = fill; left > 0; left -= max_unit) {
+      char consumer[37];
+      std::snprintf(consumer, sizeof consumer, "fdc0ffee-0000-4000-8000-%012d",
+                    static_cast<int>(consumers.size()) + 1);
+      http::Request put;
+      put.method = http::Method::kPut;
+      put.url = *base + "/allocations/" + consumer;
+      put.headers.push_back({"OpenStack-API-Version", "placement 1.28"});
+      put.body = json{
+          {"allocations", {{p->uuid, {{"resources", {{"MEMORY_MB", std::min(left, max_unit)}}}}}}},
+          {"project_id", token->project_id},
+          {"user_id", token->user_id},
+          {"consumer_generation",
+           nullptr}}.dump();
+      auto made = keystone_->call(put);
+      ASSERT_TRUE(made) << made.error().toString();
+      consumers.emplace_back(consumer);
+    }
+  }
+
+  startDaemon();
+  waitWatching();
+  ASSERT_TRUE(killHost(victim));
+  const json incident = waitIncident(victim, 240s, terminal);
+  ASSERT_EQ(incident.value("phase", ""), "done") << incident.dump(2);
+  expectEvacuatedOnce({by_priority["30"], by_priority["20"]}, victim);
+  expectNotEvacuated({by_priority["10"]}, victim);
+  const auto& records = incident["instances"];
+  const auto left = std::find_if(records.begin(), records.end(), [&](const json& r) {
+    return r.value("id", "") == by_priority["10"];
+  });
+  ASSERT_NE(left, records.end()) << incident.dump(2);
+  EXPECT_EQ(left->value("phase", ""), "no-capacity") << left->dump();
+  EXPECT_EQ(left->value("attempts", -1), 0) << left->dump();
+  EXPECT_NE(left->value("reason", "").find("1 vCPU, 512 MB RAM, 1 GB disk"), std::string::npos)
+      << left->dump();
+
+  const auto alert = waitMail(60s, [&](const CapturedMail& m) {
+    return sentTo(m, "ops@example.test") &&
+           m.subject.find("no room for 1 of the instances of " + victim) != std::string::npos;
+  });
+  ASSERT_TRUE(alert) << "captured:" << subjects(newMail());
+  EXPECT_NE(alert->text.find("need 3 vCPU, 1536 MB RAM, 3 GB disk"), std::string::npos)
+      << alert->text;
+  EXPECT_NE(alert->text.find("2 of them fit, 1 do not"), std::string::npos) << alert->text;
+  EXPECT_NE(alert->text.find(hosts_.at(1) + ": "), std::string::npos) << alert->text;
 }
 
 }  // namespace

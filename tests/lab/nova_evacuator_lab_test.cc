@@ -143,7 +143,7 @@ TEST_F(NovaEvacuatorLabTest, EngineEvacuatesAFailedHostThroughNova) {
   policy.force_down_retry = 1s;
   drivers::NovaEvacuatorSettings settings;
   settings.api_concurrency = 4;
-  drivers::NovaEvacuator evacuator(*nova_, clock_, settings);
+  drivers::NovaEvacuator evacuator(*nova_, nullptr, clock_, settings);
   LabMonitor monitor(clock_);
   LabFencer fencer;
   MemoryJournal journal;

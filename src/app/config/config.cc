@@ -607,7 +607,8 @@ class Loader {
          {"evacuate-all", ""},
          {"ha-enabled-key", ""},
          {"reserved-hosts", ""},
-         {"reserved-hosts-fallback", ""}});
+         {"reserved-hosts-fallback", ""},
+         {"capacity-check", ""}});
     std::vector<DriverChoice> drivers = readDrivers(v, kDefaultEvacuator);
     if (drivers.size() > 1) {
       diag_.error(at(*v.get("driver")),
@@ -621,6 +622,7 @@ class Loader {
     readInt(v, "retries", config_.evacuation_retries, 0);
     readBool(v, "shared-storage", config_.shared_storage);
     readBool(v, "evacuate-all", config_.evacuate_all);
+    readBool(v, "capacity-check", config_.capacity_check);
     if (const IniEntry* e = v.get("reserved-hosts")) {
       std::set<std::string> seen;
       for (const std::string& host : splitList(e->value)) {

@@ -107,6 +107,9 @@ struct Config {
   Duration instance_timeout{std::chrono::seconds(300)};
   std::string priority_key = "HA_Priority";  // instance metadata key: higher first
   bool evacuate_all = true;                  // false: only instances opted in by ha_enabled_key
+  // Before evacuating, what the other hosts have free against the instances' sizes; those that
+  // fit nowhere are left out and the admins told (docs/evacuation.md, Capacity).
+  bool capacity_check = true;
   std::string ha_enabled_key = "HA_Enabled";
 
   // [notifiers]

@@ -82,6 +82,15 @@ Instance Server::toInstance() const {
   out.boot_from_volume = boot_from_volume;
   out.image_id = image_id;
   out.fault = fault;
+  // The embedded flavor (2.47+) gives the size; Placement counts the root disk only when it is
+  // local, swap in MB rounded up to GiB.
+  if (flavor.vcpus && flavor.ram_mb && flavor.disk_gb) {
+    const int64_t swap_gb = (flavor.swap_mb.value_or(0) + 1023) / 1024;
+    out.size = Resources{.vcpus = *flavor.vcpus,
+                         .memory_mb = *flavor.ram_mb,
+                         .disk_gb = (boot_from_volume ? 0 : *flavor.disk_gb) +
+                                    flavor.ephemeral_gb.value_or(0) + swap_gb};
+  }
   return out;
 }
 
@@ -147,6 +156,8 @@ Result<Server> parseServer(const Json& json, const std::string& what, const std:
   s.flavor.vcpus = f.optInteger("vcpus");
   s.flavor.ram_mb = f.optInteger("ram");
   s.flavor.disk_gb = f.optInteger("disk");
+  s.flavor.ephemeral_gb = f.optInteger("ephemeral");
+  s.flavor.swap_mb = f.optInteger("swap");
   if (f.ok() && s.flavor.id.empty() && s.flavor.name.empty()) {
     f.fail("id", "and 'original_name' are both missing");
   }
@@ -503,6 +514,53 @@ Result<std::vector<Hypervisor>> NovaClient::hypervisors(const std::string& host)
     auto h = parseHypervisor(list->at(i), what, "hypervisors[" + std::to_string(i) + "]");
     if (!h) return std::unexpected(h.error());
     if (hostMatches(h->hostname, host) || h->service_host == host) out.push_back(std::move(*h));
+  }
+  return out;
+}
+
+Result<std::vector<Hypervisor>> NovaClient::allHypervisors() {
+  auto version = microversion();
+  if (!version) return std::unexpected(version.error());
+  const bool paged = *version >= Microversion{2, 33};
+  std::vector<Hypervisor> out;
+  std::set<std::string> seen;
+  std::string marker;
+  for (int page = 0;; ++page) {
+    if (page >= options_.max_pages) {
+      return fail(ErrorCode::kInternal, "nova: more than " + std::to_string(options_.max_pages) +
+                                            " pages of hypervisors; stopping");
+    }
+    http::QueryParams query;
+    if (paged) query.emplace_back("limit", std::to_string(options_.page_size));
+    if (!marker.empty()) query.emplace_back("marker", marker);
+    std::string what;
+    auto doc = getJson("os-hypervisors/detail", query, what);
+    if (!doc) return std::unexpected(doc.error());
+    FieldReader root(*doc, what);
+    const Json* list = root.array("hypervisors");
+    const Json* links = root.optArray("hypervisors_links");
+    if (!root.ok()) return std::unexpected(root.error());
+    for (size_t i = 0; i < list->size(); ++i) {
+      auto h = parseHypervisor(list->at(i), what, "hypervisors[" + std::to_string(i) + "]");
+      if (!h) return std::unexpected(h.error());
+      if (!seen.insert(h->id).second) continue;
+      out.push_back(std::move(*h));
+    }
+    bool has_next = false;
+    if (links != nullptr) {
+      for (size_t i = 0; i < links->size(); ++i) {
+        FieldReader l(links->at(i), what, "hypervisors_links[" + std::to_string(i) + "]");
+        if (l.optString("rel").value_or("") == "next") has_next = true;
+        if (!l.ok()) return std::unexpected(l.error());
+      }
+    }
+    if (!paged || !has_next || list->empty()) break;
+    const std::string next = out.back().id;
+    if (next == marker) {
+      return fail(ErrorCode::kCorruption, what + ": the page after marker " + marker +
+                                              " ends with the marker again; pagination stuck");
+    }
+    marker = next;
   }
   return out;
 }

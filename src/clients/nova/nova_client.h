@@ -81,6 +81,8 @@ struct Flavor {
   std::optional<int64_t> vcpus;
   std::optional<int64_t> ram_mb;
   std::optional<int64_t> disk_gb;
+  std::optional<int64_t> ephemeral_gb;
+  std::optional<int64_t> swap_mb;
 };
 
 struct Server {
@@ -178,6 +180,8 @@ class NovaClient {
   // Hypervisors of exactly `host`: hypervisor_hostname equal to it or to its FQDN
   // ("host.domain"), or whose service host is it. None: an empty list.
   [[nodiscard]] Result<std::vector<Hypervisor>> hypervisors(const std::string& host);
+  // Every hypervisor of the cloud (GET /os-hypervisors/detail, every page from 2.33).
+  [[nodiscard]] Result<std::vector<Hypervisor>> allHypervisors();
 
   // Every server on `host`, across all projects, following pages (limit + marker).
   [[nodiscard]] Result<std::vector<Server>> serversOnHost(const std::string& host);

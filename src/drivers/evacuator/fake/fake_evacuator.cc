@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
@@ -79,6 +80,39 @@ class FakeEvacuator final : public Evacuator {
       service["disabled"] = false;
       service.erase("disabled_reason");
     });
+  }
+
+  // Every service other than `failed` that is not forced down and whose nova-compute reports,
+  // with its "room" ({"vcpus", "memory_mb", "disk_gb"}: what it holds in all) less the "size"
+  // of the instances on it. kNotSupported when no service has a "room".
+  Result<std::vector<HostRoom>> room(const Node& failed) override {
+    std::lock_guard lock(mutex_);
+    auto cloud = load();
+    if (!cloud) return std::unexpected(cloud.error());
+    std::vector<HostRoom> out;
+    bool any_room = false;
+    for (const auto& [host, service] : (*cloud)["services"].items()) {
+      if (!service.is_object() || !service.contains("room")) continue;
+      any_room = true;
+      if (host == failed.hostname || service.value("forced_down", false) ||
+          !service.value("reporting", true)) {
+        continue;
+      }
+      auto total = resources(service["room"], "services." + host + ".room");
+      if (!total) return std::unexpected(total.error());
+      HostRoom h{.host = host, .enabled = !service.value("disabled", false), .free = *total};
+      for (const json& vm : (*cloud)["instances"]) {
+        if (vm.value("host", "") != host || !vm.contains("size")) continue;
+        auto size = resources(vm["size"], "instance " + vm.value("id", "") + " size");
+        if (!size) return std::unexpected(size.error());
+        h.free.vcpus -= size->vcpus;
+        h.free.memory_mb -= size->memory_mb;
+        h.free.disk_gb -= size->disk_gb;
+      }
+      out.push_back(h);
+    }
+    if (!any_room) return fail(ErrorCode::kNotSupported, "fake cloud: no service has a room");
+    return out;
   }
 
   Result<std::vector<Instance>> listInstances(const Node& node) override {
@@ -239,6 +273,22 @@ class FakeEvacuator final : public Evacuator {
     return nullptr;
   }
 
+  Result<Resources> resources(const json& j, const std::string& what) const {
+    Resources r;
+    const char* keys[] = {"vcpus", "memory_mb", "disk_gb"};
+    int64_t* fields[] = {&r.vcpus, &r.memory_mb, &r.disk_gb};
+    for (size_t i = 0; i < 3; ++i) {
+      if (!j.is_object() || !j.contains(keys[i]) || !j[keys[i]].is_number_integer()) {
+        return fail(ErrorCode::kCorruption,
+                    fmt::format("fake cloud{}: {}.{} must be an integer",
+                                settings_.cloud_file.empty() ? "" : " file " + settings_.cloud_file,
+                                what, keys[i]));
+      }
+      *fields[i] = j[keys[i]].get<int64_t>();
+    }
+    return r;
+  }
+
   static Instance toInstance(const json& vm) {
     Instance out;
     out.id = vm.value("id", "");
@@ -249,6 +299,11 @@ class FakeEvacuator final : public Evacuator {
     out.status = vm.value("status", "");
     out.task_state = vm.value("task_state", "");
     out.fault = vm.value("fault", "");
+    if (const auto size = vm.find("size"); size != vm.end() && size->is_object()) {
+      out.size = Resources{.vcpus = size->value("vcpus", int64_t{0}),
+                           .memory_mb = size->value("memory_mb", int64_t{0}),
+                           .disk_gb = size->value("disk_gb", int64_t{0})};
+    }
     if (vm.contains("metadata") && vm["metadata"].is_object()) {
       for (const auto& [k, v] : vm["metadata"].items()) {
         if (v.is_string()) out.metadata[k] = v.get<std::string>();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -53,8 +54,48 @@ bool CallPacer::acquire(const std::stop_token& stop) {
   return clock_.sleepUntil(slot, stop);
 }
 
-NovaEvacuator::NovaEvacuator(nova::NovaClient& nova, Clock& clock, NovaEvacuatorSettings settings)
-    : nova_(nova), settings_(settings), pacer_(clock, settings.max_calls_per_second) {}
+NovaEvacuator::NovaEvacuator(nova::NovaClient& nova, placement::PlacementClient* placement,
+                             Clock& clock, NovaEvacuatorSettings settings)
+    : nova_(nova),
+      placement_(placement),
+      settings_(settings),
+      pacer_(clock, settings.max_calls_per_second) {}
+
+Result<std::vector<HostRoom>> NovaEvacuator::room(const Node& failed) {
+  if (placement_ == nullptr) {
+    return fail(ErrorCode::kNotSupported, std::string(kContext) + ": no Placement client");
+  }
+  (void)pacer_.acquire();
+  auto hypervisors = nova_.allHypervisors();
+  if (!hypervisors) {
+    return withContext(hypervisors.error(), std::string(kContext) + ": list the hypervisors");
+  }
+  (void)pacer_.acquire();
+  auto providers = placement_->candidates();
+  if (!providers) {
+    return withContext(providers.error(),
+                       std::string(kContext) + ": read the free capacity from Placement");
+  }
+  std::map<std::string, const placement::ProviderSummary*> by_name;
+  for (const placement::ProviderSummary& p : *providers) by_name[p.name] = &p;
+  auto freeOf = [](const placement::ProviderSummary& p, const char* rc) {
+    auto it = p.resources.find(rc);
+    return it == p.resources.end() ? kUnbounded : it->second.capacity - it->second.used;
+  };
+  std::vector<HostRoom> out;
+  for (const nova::Hypervisor& h : *hypervisors) {
+    const std::string& host = h.service_host.empty() ? h.hostname : h.service_host;
+    if (host == failed.hostname || h.state != "up") continue;
+    auto p = by_name.find(h.hostname);
+    if (p == by_name.end()) continue;  // nothing free there
+    out.push_back(HostRoom{.host = host,
+                           .enabled = h.status == "enabled",
+                           .free = Resources{.vcpus = freeOf(*p->second, "VCPU"),
+                                             .memory_mb = freeOf(*p->second, "MEMORY_MB"),
+                                             .disk_gb = freeOf(*p->second, "DISK_GB")}});
+  }
+  return out;
+}
 
 Status NovaEvacuator::forceDown(const Node& node, const std::string& reason) {
   // Forced down first: from Train, Nova refuses to evacuate from a host that is not down, and a
@@ -242,7 +283,8 @@ Status registerNovaEvacuator(Registry& registry) {
         }
         settings.shared_storage =
             options.getBool("shared-storage") || options.getBool("shared_storage");
-        return std::make_unique<NovaEvacuator>(*context.nova, context.clock, settings);
+        return std::make_unique<NovaEvacuator>(*context.nova, context.placement, context.clock,
+                                               settings);
       },
   });
 }

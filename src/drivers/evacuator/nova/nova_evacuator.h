@@ -16,6 +16,12 @@
 //   restore        clears forced-down, then enables the service: the reverse order of
 //                  forceDown, so the scheduler never sees an enabled service still forced down.
 //   enable         enables the service only (a reserved host taken into use).
+//   room           the capacity check's figures: every hypervisor (os-hypervisors/detail) whose
+//                  service is up, other than the failed host's, with what Placement's allocation
+//                  candidates say is free on its resource provider (named after the
+//                  hypervisor_hostname). A hypervisor Placement lists no room on (nothing free)
+//                  is left out. A resource class a provider has no inventory of (disk on a
+//                  sharing provider) is not counted (kUnbounded).
 //   evacuate       with a target host (a reserved host) sends "host" and never "force": from
 //                  compute API 2.29 the scheduler checks the target (capacity, filters) and a
 //                  full one ends in NoValidHost (the server in ERROR with that fault); before
@@ -31,6 +37,7 @@
 #include <string>
 
 #include "clients/nova/nova_client.h"
+#include "clients/placement/placement_client.h"
 #include "freezer/clock.h"
 #include "freezer/evacuator.h"
 #include "freezer/registry.h"
@@ -60,7 +67,9 @@ class CallPacer {
 
 class NovaEvacuator final : public Evacuator {
  public:
-  NovaEvacuator(nova::NovaClient& nova, Clock& clock, NovaEvacuatorSettings settings);
+  // `placement` may be null: room() is then kNotSupported (no capacity check).
+  NovaEvacuator(nova::NovaClient& nova, placement::PlacementClient* placement, Clock& clock,
+                NovaEvacuatorSettings settings);
 
   [[nodiscard]] Status forceDown(const Node& node, const std::string& reason) override;
   [[nodiscard]] Result<std::vector<Instance>> listInstances(const Node& node) override;
@@ -69,12 +78,14 @@ class NovaEvacuator final : public Evacuator {
   [[nodiscard]] Result<ServiceState> computeService(const Node& node) override;
   [[nodiscard]] Status restore(const Node& node) override;
   [[nodiscard]] Status enable(const Node& node) override;
+  [[nodiscard]] Result<std::vector<HostRoom>> room(const Node& failed) override;
 
  private:
   Result<Instance> showOne(const std::string& id);
   std::optional<std::string> sourceOf(const std::string& id);
 
   nova::NovaClient& nova_;
+  placement::PlacementClient* placement_;
   NovaEvacuatorSettings settings_;
   CallPacer pacer_;
   std::mutex mutex_;
