@@ -57,6 +57,9 @@ struct Observation {
   // The source knows an operator took the node out of service (e.g. a Nova compute service
   // disabled by hand): the engine never fences it automatically while any source says so.
   bool operator_maintenance = false;
+  // The node answered but the service the source checks did not (a probe's refused or reset
+  // connect): the node is up (health says so), its service is down. `status` names it.
+  bool service_down = false;
 };
 
 enum class PowerState { kOn, kOff, kUnknown };

@@ -106,6 +106,10 @@ void printGuards(std::ostream& out, const GuardsReport& g) {
     out << fmt::format("UNPROTECTED since {}: {}: fencing it would fail ({})\n",
                        formatTime(u.since), u.node, u.reason);
   }
+  for (const core::ServiceDown& d : s.services_down) {
+    out << fmt::format("SERVICE DOWN since {}: {} ({}): {}; the node answers, so it is up\n",
+                       formatTime(d.since), d.node, d.source, d.detail);
+  }
   for (const std::string& node : s.deferred) {
     out << "waiting for the next tick (fence cap): " << node << "\n";
   }
@@ -118,7 +122,7 @@ void addGuardsJson(nlohmann::json& doc, const GuardsReport& g) {
   const core::GuardState none;
   nlohmann::json guards = core::toJson(g.guards ? *g.guards : none);
   for (const char* key : {"isolation", "isolated_since", "flapping", "deferred", "vetoes", "storm",
-                          "storm_since", "storm_window", "unprotected"}) {
+                          "storm_since", "storm_window", "unprotected", "services_down"}) {
     doc[key] = std::move(guards[key]);
   }
   doc["pending_commands"] = nlohmann::json::array();

@@ -188,10 +188,22 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
   }
   reference_points_ = cycle.reference_points;
   operator_maintenance_.clear();
+  const TimePoint now = clock_.now();
   for (const Observation& o : cycle.observations) {
     if (o.operator_maintenance) operator_maintenance_[o.node] = o.source + ": " + o.detail;
+    const std::string key = o.node + "|" + o.source;
+    if (!o.service_down || o.health != Health::kUp) {
+      services_down_.erase(key);
+      continue;
+    }
+    auto [it, first] = services_down_.try_emplace(
+        key, ServiceDown{.node = o.node, .source = o.source, .detail = o.detail, .since = now});
+    if (first) {
+      spdlog::warn("node {} is up but its service does not answer ({}: {}); not a failure", o.node,
+                   o.source, o.detail);
+    }
+    it->second.detail = o.detail;
   }
-  const TimePoint now = clock_.now();
   detector_.update(now, cycle.observations);
   for (const NodeVerdict& verdict : detector_.verdicts(now)) {
     if (verdict.sources_known > 0 && verdict.sources_down == 0 &&

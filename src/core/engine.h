@@ -27,6 +27,7 @@
 #include "core/detector.h"
 #include "core/executor.h"
 #include "core/fencing_readiness.h"
+#include "core/guard_state.h"
 #include "core/monitor_cycle.h"
 #include "core/outbox_delivery.h"
 #include "core/storm_guard.h"
@@ -301,6 +302,9 @@ class Engine {
   std::set<std::string> reissue_power_off_;
   // Nodes a source says an operator took out of service in the last poll → what it said.
   std::map<std::string, std::string> operator_maintenance_;
+  // "node|source" → a live node whose checked service does not answer, since the first cycle
+  // that saw it (for `status`; never a reason to fence).
+  std::map<std::string, ServiceDown> services_down_;
   // Guards. Whether each reference monitor's poll succeeded in the last cycle.
   std::map<const Monitor*, bool> monitor_answered_;
   int isolated_cycles_ = 0;  // consecutive cycles that found the controller cut off

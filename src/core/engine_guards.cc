@@ -353,6 +353,7 @@ void Engine::publishGuards(const TickSummary& summary) {
   state.storm_window = storm_.recentFailures();
   state.vetoes = summary.vetoes;
   state.unprotected = readiness_.unprotected();
+  for (const auto& [key, down] : services_down_) state.services_down.push_back(down);
   std::string text = toJson(state).dump();
   if (!published_guards_) {
     // What an earlier run left (or, when none, the empty state `status` shows by default): a

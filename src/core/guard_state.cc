@@ -80,6 +80,13 @@ nlohmann::json toJson(const GuardState& guards) {
     unprotected.push_back(
         {{"node", u.node}, {"cause", u.cause}, {"reason", u.reason}, {"since", toMillis(u.since)}});
   }
+  nlohmann::json services_down = nlohmann::json::array();
+  for (const ServiceDown& d : guards.services_down) {
+    services_down.push_back({{"node", d.node},
+                             {"source", d.source},
+                             {"detail", d.detail},
+                             {"since", toMillis(d.since)}});
+  }
   return {
       {"isolation", guards.isolation},
       {"isolated_since", guards.isolated_since ? nlohmann::json(toMillis(*guards.isolated_since))
@@ -91,7 +98,8 @@ nlohmann::json toJson(const GuardState& guards) {
       {"storm_since", guards.storm_since ? nlohmann::json(toMillis(*guards.storm_since))
                                          : nlohmann::json(nullptr)},
       {"storm_window", std::move(window)},
-      {"unprotected", std::move(unprotected)}};
+      {"unprotected", std::move(unprotected)},
+      {"services_down", std::move(services_down)}};
 }
 
 Result<PauseState> pauseStateFromJson(std::string_view text) {
@@ -188,6 +196,27 @@ Result<GuardState> guardStateFromJson(std::string_view text) {
       if (!since) return std::unexpected(since.error());
       u.since = fromMillis(*since);
       out.unprotected.push_back(std::move(u));
+    }
+  }
+  if (auto it = j->find("services_down"); it != j->end()) {
+    if (!it->is_array()) {
+      return fail(ErrorCode::kCorruption, "guards.services_down: not an array");
+    }
+    for (const auto& item : *it) {
+      if (!item.is_object()) {
+        return fail(ErrorCode::kCorruption, "guards.services_down: not an array of objects");
+      }
+      ServiceDown d;
+      for (auto [key, into] : {std::pair{"node", &d.node}, std::pair{"source", &d.source},
+                               std::pair{"detail", &d.detail}}) {
+        auto value = field<std::string>(item, "guards.services_down[]", key);
+        if (!value) return std::unexpected(value.error());
+        *into = std::move(*value);
+      }
+      auto since = field<int64_t>(item, "guards.services_down[]", "since");
+      if (!since) return std::unexpected(since.error());
+      d.since = fromMillis(*since);
+      out.services_down.push_back(std::move(d));
     }
   }
   return out;

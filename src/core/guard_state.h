@@ -40,6 +40,15 @@ struct FlappingNode {
   friend bool operator==(const FlappingNode&, const FlappingNode&) = default;
 };
 
+// A live node whose checked service does not answer (Observation::service_down), by source.
+struct ServiceDown {
+  std::string node;
+  std::string source;
+  std::string detail;
+  TimePoint since;  // the first cycle that saw it
+  friend bool operator==(const ServiceDown&, const ServiceDown&) = default;
+};
+
 struct GuardState {
   // Why the controller thinks it is cut off (isolation check or every node down); empty: not.
   std::string isolation;
@@ -54,6 +63,9 @@ struct GuardState {
   std::vector<StormFailure> storm_window;
   // Nodes whose fencing readiness check fails: fencing them would fail (why, since when).
   std::vector<UnprotectedNode> unprotected;
+  // Live nodes whose service a source checks does not answer: not a failure (never fenced for
+  // it), told so the operator sees the closed port.
+  std::vector<ServiceDown> services_down;
   friend bool operator==(const GuardState&, const GuardState&) = default;
 };
 

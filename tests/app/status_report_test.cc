@@ -172,5 +172,40 @@ TEST(StatusReportTest, UnprotectedNodesAreShownWithTheReasonAndSinceWhen) {
   EXPECT_THAT(calm.str(), Not(HasSubstr("UNPROTECTED")));
 }
 
+TEST(StatusReportTest, ALiveNodesClosedServiceIsShownWithTheSourceAndSinceWhen) {
+  core::GuardState state;
+  state.services_down.push_back(
+      {.node = "compute-3",
+       .source = "probe/mgmt",
+       .detail = "127.0.1.3:22: the node answered but its service does not (connection refused)",
+       .since = fromMillis(1'700'000'000'000)});
+  auto back = core::guardStateFromJson(core::toJson(state).dump());
+  ASSERT_TRUE(back) << back.error().toString();
+  EXPECT_EQ(*back, state);
+  GuardsReport report;
+  report.guards = *back;
+  std::ostringstream text;
+  printGuards(text, report);
+  EXPECT_THAT(text.str(),
+              HasSubstr("SERVICE DOWN since 2023-11-14T22:13:20.000Z: compute-3 (probe/mgmt): "
+                        "127.0.1.3:22: the node answered but its service does not (connection "
+                        "refused); the node answers, so it is up\n"));
+  nlohmann::json doc;
+  addGuardsJson(doc, report);
+  ASSERT_EQ(doc["services_down"].size(), 1U);
+  EXPECT_EQ(doc["services_down"][0]["node"], "compute-3");
+  EXPECT_EQ(doc["services_down"][0]["source"], "probe/mgmt");
+  EXPECT_EQ(doc["services_down"][0]["since"], 1'700'000'000'000);
+  // An older engine's state (no services_down) reads as none.
+  auto old = core::guardStateFromJson(R"({"isolation": "", "vetoes": []})");
+  ASSERT_TRUE(old) << old.error().toString();
+  EXPECT_TRUE(old->services_down.empty());
+  // A bad one is an error naming the field.
+  auto bad = core::guardStateFromJson(
+      R"({"isolation": "", "vetoes": [], "services_down": [{"node": "x"}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("guards.services_down[]"));
+}
+
 }  // namespace
 }  // namespace fdr::app

@@ -17,8 +17,15 @@ Result<std::vector<Observation>> ScriptedMonitor::poll(std::span<const Node> nod
       down_sources = it->second;
     }
     for (int s = 0; s < sources_; ++s) {
-      out.push_back({node.hostname, "src" + std::to_string(s),
-                     s < down_sources ? Health::kDown : Health::kUp, clock_.now(), ""});
+      const bool closed = service_down.contains(node.hostname) && s >= down_sources;
+      out.push_back({.node = node.hostname,
+                     .source = "src" + std::to_string(s),
+                     .health = s < down_sources ? Health::kDown : Health::kUp,
+                     .at = clock_.now(),
+                     .detail = closed ? "10.0.0.9:22: the node answered but its service does not "
+                                        "(connection refused)"
+                                      : "",
+                     .service_down = closed});
     }
   }
   return out;

@@ -28,6 +28,9 @@ class ScriptedMonitor final : public Monitor {
   Result<std::vector<Observation>> poll(std::span<const Node> nodes) override;
   std::set<std::string> down;
   std::map<std::string, int> sources_down;  // node → how many of its sources say down
+  // Nodes whose checked service is closed (as a probe's refused connect): up, service_down on
+  // every source.
+  std::set<std::string> service_down;
   bool unreachable = false;
   // Never answers: each poll parks its worker on `executor` (TestExecutor::block).
   TestExecutor* executor = nullptr;

@@ -490,5 +490,25 @@ TEST_F(EngineTest, CrashAfterEveryJournaledStepResumesWithoutDoubleEvacuation) {
   }
 }
 
+TEST_F(EngineTest, ALiveNodesClosedServiceIsNeverFencedAndStatusNamesItUntilItAnswers) {
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  monitor_.service_down = {"compute-2"};  // both sources: up, the probed port refuses
+  runFor(*engine, 30s);                   // ten grace periods
+  EXPECT_TRUE(incidents().empty());
+  EXPECT_EQ(world_.power["compute-2"], PowerState::kOn);
+  core::GuardState state = guards();
+  ASSERT_EQ(state.services_down.size(), 2U);  // one per source
+  EXPECT_EQ(state.services_down[0].node, "compute-2");
+  EXPECT_EQ(state.services_down[0].source, "src0");
+  EXPECT_NE(state.services_down[0].detail.find("connection refused"), std::string::npos);
+  const TimePoint since = state.services_down[0].since;
+  runFor(*engine, 5s);
+  EXPECT_EQ(guards().services_down.at(0).since, since) << "since the first cycle that saw it";
+
+  monitor_.service_down.clear();  // the service restarted
+  runFor(*engine, 1s);
+  EXPECT_TRUE(guards().services_down.empty());
+}
+
 }  // namespace
 }  // namespace fdr::testing

@@ -94,6 +94,9 @@ TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   EXPECT_NE(refused.detail.find("the node answered but its service does not"), std::string::npos)
       << refused.detail;
   EXPECT_NE(refused.detail.find("refused"), std::string::npos) << refused.detail;
+  EXPECT_TRUE(refused.service_down);
+  EXPECT_FALSE(alive.service_down);
+  EXPECT_FALSE(crashed_seen.service_down);
   // A dead host does not answer at all.
   EXPECT_EQ(crashed_seen.health, Health::kDown) << crashed_seen.detail;
   EXPECT_NE(crashed_seen.detail.find("no answer within 500 ms"), std::string::npos)
@@ -139,10 +142,12 @@ TEST_F(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {
   ASSERT_TRUE(polled);
   ASSERT_EQ(polled->size(), 1u);
   EXPECT_EQ(polled->front().health, Health::kUp) << polled->front().detail;
+  EXPECT_TRUE(polled->front().service_down);
   polled = (*monitor)->poll(nodes_);
   ASSERT_TRUE(polled);
   ASSERT_EQ(polled->size(), 1u);
   EXPECT_EQ(polled->front().health, Health::kDown) << polled->front().detail;
+  EXPECT_FALSE(polled->front().service_down) << "counted down: a failure, not a closed port";
   EXPECT_NE(polled->front().detail.find("refused-is-down"), std::string::npos)
       << polled->front().detail;
 }

@@ -522,6 +522,19 @@ TEST_F(EndToEndLabTest, AStoppedServiceOnALiveHostIsNotFenced) {
   const bool fenced = waitUntil(15s, [&] { return !incidentOf(host).is_null(); });
   EXPECT_FALSE(fenced) << incidentOf(host).dump(2);
   expectNeverFenced(host);
+  // `status` shows the closed port, from each probe source, as a live node's service down.
+  const json doc = status();
+  ASSERT_TRUE(doc.contains("services_down")) << doc.dump(2);
+  size_t seen = 0;
+  for (const json& d : doc["services_down"]) {
+    if (d.value("node", "") != host) continue;
+    ++seen;
+    EXPECT_NE(d.value("detail", "").find("onnection refused"), std::string::npos) << d.dump();
+  }
+  EXPECT_EQ(seen, 2U) << "one per probed network: " << doc["services_down"].dump(2);
+  const auto text = cli({"status"});
+  EXPECT_NE(text.out.find("SERVICE DOWN since"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(host + " (probe"), std::string::npos) << text.out;
 }
 
 // 6b. Issue #14: a live host whose management network is cut (packets to its management address

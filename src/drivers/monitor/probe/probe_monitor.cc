@@ -268,8 +268,12 @@ class ProbeMonitor final : public Monitor {
         health = Health::kDown;
         detail += "; counted as down (refused-is-down)";
       }
-      out.push_back(Observation{owners[i].first->hostname, source_ + "/" + *owners[i].second,
-                                health, at, std::move(detail)});
+      out.push_back(Observation{.node = owners[i].first->hostname,
+                                .source = source_ + "/" + *owners[i].second,
+                                .health = health,
+                                .at = at,
+                                .detail = std::move(detail),
+                                .service_down = results[i].refused && health == Health::kUp});
     }
     last_probe_ = now;
     last_nodes_ = nodes.size();
