@@ -70,7 +70,7 @@ say "freezer-dr runs as a daemon (pid $daemon), watching every host; folder $run
 # 3. the crash, then the recovery as the journal records it
 t0=$(ms)
 "$LAB_DIR/host.sh" kill "$victim" 2>/dev/null
-say "$(date +%T) crashed $victim: nova-compute and its probe ports killed (its BMC still reads power on)"
+say "$(date +%T) crashed $victim: packets to its addresses dropped, nova-compute killed (its BMC still reads power on)"
 status_json() { "$bin" --config-file "$run/freezer-dr.conf" status --json 2>/dev/null; }
 incident() { jq -c --arg h "$victim" '[(.open + .recent)[] | select(.node == $h)][0] // empty'; }
 at() { # at MS -> "+S.SSs" from the kill

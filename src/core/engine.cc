@@ -189,7 +189,23 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
   reference_points_ = cycle.reference_points;
   operator_maintenance_.clear();
   const TimePoint now = clock_.now();
+  // Hosts a monitor reports that the inventory lacks (the Nova monitor reports every compute
+  // service, unknown): unprotected, as fencing readiness says. A failure of one is vetoed (not
+  // in the inventory) as before.
+  std::set<std::string> outside;
   for (const Observation& o : cycle.observations) {
+    if (!node_index_.contains(o.node)) outside.insert(o.node);
+  }
+  const std::vector<Observation>& observations = cycle.observations;
+  if (readiness_.enabled()) {
+    const bool complete = std::all_of(cycle.answered.begin(), cycle.answered.end(),
+                                      [](bool answered) { return answered; });
+    for (ReadinessChange& change : readiness_.notInInventory(outside, complete, now)) {
+      spdlog::warn("node {} is unprotected: {}", change.node, change.reason);
+      readiness_pending_.push_back(std::move(change));
+    }
+  }
+  for (const Observation& o : observations) {
     if (o.operator_maintenance) operator_maintenance_[o.node] = o.source + ": " + o.detail;
     const std::string key = o.node + "|" + o.source;
     if (!o.service_down || o.health != Health::kUp) {
@@ -204,7 +220,7 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
     }
     it->second.detail = o.detail;
   }
-  detector_.update(now, cycle.observations);
+  detector_.update(now, observations);
   for (const NodeVerdict& verdict : detector_.verdicts(now)) {
     if (verdict.sources_known > 0 && verdict.sources_down == 0 &&
         recovered_nodes_.contains(verdict.node)) {

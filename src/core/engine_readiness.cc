@@ -120,11 +120,12 @@ void Engine::alertReadiness() {
   std::string text;
   if (!lost.empty()) {
     text += fmt::format(
-        "The read-only power-status check of the first fencing level failed for {} node(s). If "
-        "one of them fails now it cannot be fenced, and its instances are not evacuated until an "
-        "operator confirms it is off (`freezer-dr confirm-fenced HOST`). Fix the BMC's address "
-        "or credentials in the inventory, or its network; `freezer-dr status` lists the "
-        "unprotected nodes.\n",
+        "Fencing would fail for {} node(s): the read-only power-status check of their first "
+        "fencing level failed, or they have no entry in the inventory. If one of them fails now "
+        "it cannot be fenced, and its instances are not evacuated until an operator confirms it "
+        "is off (`freezer-dr confirm-fenced HOST`). Fix the BMC's address or credentials in the "
+        "inventory, or its network, or add the host to the inventory; `freezer-dr status` lists "
+        "the unprotected nodes.\n",
         lost.size());
     for (size_t i = 0; i < lost.size() && i < kNamed; ++i) {
       text += fmt::format("  UNPROTECTED {}: {}\n", lost[i]->node, lost[i]->reason);

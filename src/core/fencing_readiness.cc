@@ -84,9 +84,46 @@ std::optional<ReadinessChange> FencingReadiness::checked(
   return change;
 }
 
+std::vector<ReadinessChange> FencingReadiness::notInInventory(const std::set<std::string>& hosts,
+                                                              bool complete, TimePoint now) {
+  std::vector<ReadinessChange> changes;
+  for (const std::string& host : hosts) {
+    if (states_.contains(host)) continue;  // in the inventory: its checks tell
+    auto [it, added] = outside_.try_emplace(
+        host, UnprotectedNode{
+                  .node = host,
+                  .cause = kNotInInventory,
+                  .reason = "a compute host of the cloud with no entry in the inventory "
+                            "(servers.yml): freezer-dr cannot fence it, nor evacuate it if it "
+                            "fails",
+                  .since = now});
+    if (outside_reported_.insert(host).second) {
+      changes.push_back(ReadinessChange{
+          .kind = ReadinessChange::Kind::kUnprotected, .node = host, .reason = it->second.reason});
+    }
+  }
+  if (complete) {
+    for (auto it = outside_.begin(); it != outside_.end();) {
+      if (hosts.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      outside_reported_.erase(it->first);
+      it = outside_.erase(it);
+    }
+  }
+  return changes;
+}
+
 void FencingReadiness::alreadyReported(const UnprotectedNode& known) {
   auto it = states_.find(known.node);
-  if (it == states_.end()) return;
+  if (it == states_.end()) {
+    if (known.cause == kNotInInventory) {
+      outside_[known.node] = known;
+      outside_reported_.insert(known.node);
+    }
+    return;
+  }
   it->second.unprotected = known;
   it->second.reported_cause = known.cause;
 }
@@ -96,6 +133,7 @@ std::vector<UnprotectedNode> FencingReadiness::unprotected() const {
   for (const auto& [node, state] : states_) {
     if (state.unprotected) out.push_back(*state.unprotected);
   }
+  for (const auto& [host, u] : outside_) out.push_back(u);
   return out;
 }
 

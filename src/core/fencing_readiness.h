@@ -32,6 +32,9 @@ struct ReadinessPolicy {
   size_t concurrency = 4;                       // checks in flight at once
 };
 
+// The cause of a host the cloud has that the inventory lacks.
+inline constexpr const char* kNotInInventory = "inventory:missing";
+
 struct UnprotectedNode {
   std::string node;
   std::string cause;   // what kind of failure: "fencer:code" (an alert per change of it)
@@ -69,6 +72,14 @@ class FencingReadiness {
       const std::string& node, TimePoint now,
       const std::optional<std::pair<std::string, std::string>>& failure);
 
+  // Hosts a monitor reports (a nova-compute service of the cloud) that have no entry in the
+  // inventory: nothing can fence them, so they are unprotected (cause kNotInInventory), each
+  // alerted once. `complete`: every monitor answered this cycle, so a host no longer among
+  // `hosts` is gone (decommissioned, or in the inventory after a restart, where its checks
+  // tell): dropped without an alert. Returns the changes to tell.
+  std::vector<ReadinessChange> notInInventory(const std::set<std::string>& hosts, bool complete,
+                                              TimePoint now);
+
   // A node already known unprotected for `cause` (from the journal at start-up): its alert was
   // sent, and it is not sent again while the cause holds.
   void alreadyReported(const UnprotectedNode& known);
@@ -95,6 +106,9 @@ class FencingReadiness {
   TimePoint start_;
   size_t node_count_ = 0;  // the inventory's size: the slots' spacing
   std::map<std::string, State> states_;
+  // Hosts with no inventory entry: unprotected, never checked.
+  std::map<std::string, UnprotectedNode> outside_;
+  std::set<std::string> outside_reported_;  // their alert is sent (or was, before a restart)
   std::set<std::pair<TimePoint, std::string>> queue_;  // (due, node), not being checked
   std::set<std::string> checking_;
 };

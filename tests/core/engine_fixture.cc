@@ -28,6 +28,13 @@ Result<std::vector<Observation>> ScriptedMonitor::poll(std::span<const Node> nod
                      .service_down = closed});
     }
   }
+  for (const std::string& host : outside) {
+    out.push_back({.node = host,
+                   .source = "src0",
+                   .health = Health::kUnknown,
+                   .at = clock_.now(),
+                   .detail = "a nova-compute service with no entry in the inventory"});
+  }
   return out;
 }
 

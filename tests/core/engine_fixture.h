@@ -31,6 +31,8 @@ class ScriptedMonitor final : public Monitor {
   // Nodes whose checked service is closed (as a probe's refused connect): up, service_down on
   // every source.
   std::set<std::string> service_down;
+  // Hosts of the cloud outside the inventory, reported unknown (as the Nova monitor does).
+  std::set<std::string> outside;
   bool unreachable = false;
   // Never answers: each poll parks its worker on `executor` (TestExecutor::block).
   TestExecutor* executor = nullptr;

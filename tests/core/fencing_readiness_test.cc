@@ -97,6 +97,34 @@ TEST(FencingReadinessTest, AZeroIntervalChecksNothing) {
   EXPECT_FALSE(r.nextDue());
 }
 
+TEST(FencingReadinessTest, AHostOutsideTheInventoryIsUnprotectedAndToldOnce) {
+  FencingReadiness r({.interval = 10min, .concurrency = 4}, {"n1", "n2"}, kT0);
+  auto changes = r.notInInventory({"spare", "n1"}, true, kT0);
+  ASSERT_EQ(changes.size(), 1u) << "n1 is in the inventory: its checks tell";
+  EXPECT_EQ(changes[0].node, "spare");
+  EXPECT_EQ(changes[0].kind, ReadinessChange::Kind::kUnprotected);
+  ASSERT_EQ(r.unprotected().size(), 1u);
+  EXPECT_EQ(r.unprotected()[0].cause, core::kNotInInventory);
+  EXPECT_NE(r.unprotected()[0].reason.find("no entry in the inventory"), std::string::npos);
+  EXPECT_EQ(r.unprotected()[0].since, kT0);
+  EXPECT_TRUE(r.notInInventory({"spare"}, true, kT0 + 1min).empty()) << "told once";
+  // A cycle in which a monitor did not answer says nothing of the hosts it did not list.
+  EXPECT_TRUE(r.notInInventory({}, false, kT0 + 2min).empty());
+  EXPECT_EQ(r.unprotected().size(), 1u);
+  // A complete cycle without it: gone (decommissioned), dropped without an alert.
+  EXPECT_TRUE(r.notInInventory({}, true, kT0 + 3min).empty());
+  EXPECT_TRUE(r.unprotected().empty());
+  // Known from the journal at start-up: not told again.
+  FencingReadiness restarted({.interval = 10min, .concurrency = 4}, {"n1", "n2"}, kT0);
+  restarted.alreadyReported({.node = "spare",
+                             .cause = core::kNotInInventory,
+                             .reason = "no entry in the inventory",
+                             .since = kT0});
+  EXPECT_TRUE(restarted.notInInventory({"spare"}, true, kT0 + 1min).empty());
+  ASSERT_EQ(restarted.unprotected().size(), 1u);
+  EXPECT_EQ(restarted.unprotected()[0].since, kT0);
+}
+
 class ReadinessEngineTest : public EngineHarness {
  protected:
   ReadinessEngineTest() {
@@ -217,6 +245,29 @@ TEST_F(ReadinessEngineTest, ChangesAreToldAtMostOnceAMinuteInOneAlert) {
   EXPECT_EQ(alerts[1].subject, "[freezer-dr] 2 nodes are UNPROTECTED: fencing them would fail");
   EXPECT_NE(alerts[1].summary.find("UNPROTECTED compute-3"), std::string::npos);
   EXPECT_NE(alerts[1].summary.find("UNPROTECTED compute-4"), std::string::npos);
+}
+
+TEST_F(ReadinessEngineTest, AComputeHostTheInventoryLacksIsReportedUnprotectedOnce) {
+  monitor_.outside = {"compute-9"};
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  runFor(*engine, 2s);
+  auto state = guards();
+  ASSERT_EQ(state.unprotected.size(), 1u);
+  EXPECT_EQ(state.unprotected[0].node, "compute-9");
+  EXPECT_EQ(state.unprotected[0].cause, "inventory:missing");
+  auto alerts = readinessAlerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].subject, "[freezer-dr] compute-9 is UNPROTECTED: fencing it would fail");
+  EXPECT_NE(alerts[0].summary.find("no entry in the inventory"), std::string::npos)
+      << alerts[0].summary;
+  EXPECT_TRUE(world_.status_reads["compute-9"].empty()) << "nothing to check it with";
+  runFor(*engine, 3min);
+  EXPECT_EQ(readinessAlerts().size(), 1u);
+  // Gone from the cloud: no longer listed, no alert.
+  monitor_.outside.clear();
+  runFor(*engine, 2s);
+  EXPECT_TRUE(guards().unprotected.empty());
+  EXPECT_EQ(readinessAlerts().size(), 1u);
 }
 
 TEST_F(ReadinessEngineTest, ARestartDoesNotTellAgainWhatWasTold) {

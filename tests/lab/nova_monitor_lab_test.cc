@@ -166,6 +166,18 @@ TEST_F(NovaServiceJudgeTest, OperatorDisabledIsUnknownForcedDownIsDown) {
   EXPECT_EQ((seen[{"c3", kNovaStateSource}].detail), "forced down in Nova");
 }
 
+TEST_F(NovaServiceJudgeTest, AComputeHostOutsideTheInventoryIsReportedUnknownOnce) {
+  auto seen = judge({service("c1", "t0"), service("c9", "t0")});
+  ASSERT_TRUE(seen.contains({"c9", kNovaStateSource}));
+  EXPECT_EQ((seen[{"c9", kNovaStateSource}].health), Health::kUnknown);
+  EXPECT_EQ((seen[{"c9", kNovaStateSource}].detail),
+            "a nova-compute service with no entry in the inventory");
+  EXPECT_FALSE(seen.contains({"c9", kNovaHeartbeatSource}));
+  clock_.advance(60s);  // its heartbeat stops: still never down
+  seen = judge({service("c1", "t1"), service("c9", "t0")});
+  EXPECT_EQ((seen[{"c9", kNovaStateSource}].health), Health::kUnknown);
+}
+
 TEST_F(NovaServiceJudgeTest, ARecreatedServiceStartsOver) {
   std::vector<nova::ComputeService> services{service("c1", "t0"), service("c2", "t0")};
   judge(services);

@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 namespace fdr::drivers {
 namespace {
@@ -127,6 +129,19 @@ std::vector<Observation> NovaServiceJudge::judge(std::span<const Node> nodes,
       heartbeat.detail = "no heartbeat for " + seconds(now - beat.changed) + " (" + last + ")";
     }
     out.push_back(std::move(heartbeat));
+  }
+  // Compute hosts of the cloud the inventory lacks: unknown (never a failure), so the engine
+  // reports them unprotected (nothing can fence them).
+  std::unordered_set<std::string_view> inventory;
+  inventory.reserve(nodes.size());
+  for (const Node& node : nodes) inventory.insert(node.hostname);
+  for (const auto& [host, list] : by_host) {
+    if (inventory.contains(host)) continue;
+    out.push_back(Observation{.node = host,
+                              .source = kNovaStateSource,
+                              .health = Health::kUnknown,
+                              .at = now,
+                              .detail = "a nova-compute service with no entry in the inventory"});
   }
   return out;
 }
