@@ -157,6 +157,7 @@ core::EnginePolicy policyFrom(const config::Config& config) {
   policy.reserved_hosts_fallback = config.reserved_hosts_fallback;
   policy.shared_storage = config.shared_storage;
   policy.capacity_check = config.capacity_check;
+  policy.capacity_check_timeout = config.capacity_check_timeout;
   policy.instance_timeout = config.instance_timeout;
   policy.priority_key = config.priority_key;
   policy.evacuate_all = config.evacuate_all;

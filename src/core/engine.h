@@ -78,6 +78,9 @@ struct EnginePolicy {
   // what the other hosts have free (Evacuator::room) against the instances' sizes; those that
   // fit nowhere are not asked for (kNoCapacity) and the admins get the numbers.
   bool capacity_check = true;
+  // The deadline of the capacity check ([evacuation] capacity-check-timeout): past it every
+  // instance is asked for unchecked.
+  Duration capacity_check_timeout{std::chrono::seconds(5)};
   std::string ha_enabled_key = "HA_Enabled";
   // Storm guard (core/storm_guard.h): more than storm_max_nodes nodes, or storm_max_percent % of
   // the inventory, down now or failed (an incident opened) within storm_window and not back in
@@ -224,6 +227,7 @@ class Engine {
   bool advanceFencing(Incident& incident);
   bool advanceForceDown(Incident& incident);
   bool advanceListing(Incident& incident);
+  void prefetchListing(const Incident& incident);
   struct Listed;
   bool advanceCapacityCheck(Incident& incident, Listed& listed);
   bool advanceClosing(Incident& incident);

@@ -88,6 +88,7 @@ bool Engine::advanceForceDown(Incident& incident) {
                          killPoint("effect:force-down-requested");
                          return down;
                        });
+    prefetchListing(incident);
     return false;
   }
   const Status& down = *answer;
@@ -108,9 +109,26 @@ bool Engine::advanceForceDown(Incident& incident) {
         why));
   }
   spdlog::warn("incident {}: {}", incident.id, why);
+  if (give_up) {  // what was read ahead would be stale by the time an operator steps in
+    calls_.abandon(callKey(incident.id, "list"));
+  }
   (void)record(incident, event(events::ForceDownFailed{.final = give_up, .detail = why}),
                std::move(outbox));
   return false;
+}
+
+// The listing is a read: it runs while the compute service is being forced down (the instances
+// of a fenced host do not move until an evacuation, which waits for the force-down), so the first
+// evacuation request goes out as soon as Nova marks the host down. advanceListing takes its
+// answer; a call already out or answered is not started again. The capacity check is not read
+// ahead: Nova's GET /os-hypervisors/detail does not answer while a dead host's compute service
+// still reads up (seen with Debian 12's Nova on the lab), so it waits for the force-down.
+void Engine::prefetchListing(const Incident& incident) {
+  const Node* n = node(incident.node);
+  if (n == nullptr) return;
+  calls_.start<std::vector<Instance>>(
+      callKey(incident.id, "list"), kCloudLane, policy_.cloud_call_timeout,
+      [e = drivers_.evacuator, copy = *n] { return e->listInstances(copy); });
 }
 
 std::vector<InstanceRecord> Engine::toRecords(const std::vector<Instance>& instances) const {
@@ -167,6 +185,7 @@ bool Engine::advanceListing(Incident& incident) {
   const std::string key = callKey(incident.id, "list");
   auto listed_now = calls_.take<std::vector<Instance>>(key);
   if (!listed_now) {
+    if (calls_.started(key)) return false;  // read ahead while forcing down, not answered yet
     calls_.start<std::vector<Instance>>(
         key, kCloudLane, policy_.cloud_call_timeout,
         [e = drivers_.evacuator, n = *node(incident.node)] { return e->listInstances(n); });
@@ -208,8 +227,10 @@ bool Engine::advanceCapacityCheck(Incident& incident, Listed& listed) {
   auto answer = calls_.take<std::vector<HostRoom>>(key);
   if (!answer) {
     if (!calls_.started(key)) {
+      // Its own short deadline: the check only saves futile requests, and one compute host
+      // dead but not forced down yet (another failure) can hold Nova's answer for a minute.
       calls_.start<std::vector<HostRoom>>(
-          key, kCloudLane, policy_.cloud_call_timeout,
+          key, kCloudLane, policy_.capacity_check_timeout,
           [e = drivers_.evacuator, n = *node(incident.node)] { return e->room(n); });
     }
     return false;

@@ -496,6 +496,20 @@ TEST_F(ConfigTest, ReservedHostsAreReadInOrderWithTheirFallback) {
   EXPECT_FALSE(config->reserved_hosts_fallback);
 }
 
+TEST_F(ConfigTest, TheCapacityCheckIsOnWithAFiveSecondDeadlineByDefault) {
+  auto config = loadText("[evacuation]\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_TRUE(config->capacity_check);
+  EXPECT_EQ(config->capacity_check_timeout, std::chrono::seconds(5));
+  config = loadText("[evacuation]\ncapacity-check = off\ncapacity_check_timeout = 2.5\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_FALSE(config->capacity_check);
+  EXPECT_EQ(config->capacity_check_timeout, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(loadText("[evacuation]\ncapacity-check-timeout = 0\n").has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":2", "capacity-check-timeout: expected a non-zero duration"))
+      << diag_.format();
+}
+
 TEST_F(ConfigTest, AReservedHostTwiceOrInMaintenanceIsAnError) {
   EXPECT_FALSE(loadText("[evacuation]\nreserved-hosts = spare-1, spare-1\n").has_value());
   EXPECT_TRUE(hasError(diag_, path_ + ":2", "'spare-1' is listed twice")) << diag_.format();

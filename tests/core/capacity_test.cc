@@ -277,18 +277,43 @@ TEST_F(CapacityOffTest, WithTheCheckOffEveryInstanceIsAskedForAndRoomIsNeverRead
   EXPECT_EQ(world_.room_calls, 0);
 }
 
-TEST_F(CapacityTest, AHangingCheckHoldsOnlyUntilTheCloudCallTimeoutThenEveryInstanceIsAskedFor) {
+TEST_F(CapacityTest, AHangingCheckHoldsOnlyUntilItsOwnDeadlineThenEveryInstanceIsAskedFor) {
   world_.room_blocks = true;  // Placement takes the request and never answers
+  policy_.capacity_check_timeout = 2s;
   const Incident incident = runRecovery(60s);
   EXPECT_EQ(incident.phase, Phase::kDone);
   EXPECT_EQ(world_.evacuation_order.size(), 5U);
   ASSERT_EQ(incident.problems.size(), 1U);
   EXPECT_NE(incident.problems[0].find("capacity not checked"), std::string::npos)
       << incident.problems[0];
+  EXPECT_NE(incident.problems[0].find("2 s"), std::string::npos) << incident.problems[0];
+}
+
+// The listing is read while Nova forces the compute service down; the capacity check waits for
+// the force-down (Nova's hypervisor listing does not answer while the dead host reads up).
+TEST_F(CapacityTest, TheListingIsReadWhileTheComputeServiceIsForcedDownTheCheckAfterIt) {
+  world_.force_down_blocks = true;  // Nova takes the force-down and does not answer (yet)
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  monitor_.down = {"compute-1"};
+  runFor(*engine, 10s);
+  EXPECT_EQ(world_.list_calls, 1);
+  EXPECT_EQ(world_.room_calls, 0);
+  EXPECT_TRUE(world_.evacuation_order.empty()) << "nothing is evacuated before the force-down";
+  auto open = journal_.openIncidents();
+  ASSERT_TRUE(open.has_value() && open->size() == 1U);
+  EXPECT_EQ(open->front().phase, Phase::kFenced);
+}
+
+TEST_F(CapacityTest, WithTheForceDownAnsweredTheListingReadAheadIsUsedNotReadAgain) {
+  const Incident incident = runRecovery(60s);
+  EXPECT_EQ(incident.phase, Phase::kDone);
+  EXPECT_EQ(world_.list_calls, 1);
+  EXPECT_EQ(world_.room_calls, 1);
 }
 
 TEST_F(CapacityTest, ACrashDuringTheCheckListsAndChecksAgainAtTheNextStart) {
   world_.room_blocks = true;
+  policy_.capacity_check_timeout = 30s;  // still unanswered when the process dies
   {
     auto engine = makeEngine({Mode::kWorks}, journal_);
     monitor_.down = {"compute-1"};

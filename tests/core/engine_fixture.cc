@@ -96,6 +96,10 @@ Result<PowerState> ScriptedFencer::powerStatus(const Node& node) {
 }
 
 Status ScriptedEvacuator::forceDown(const Node& node, const std::string&) {
+  if (world_.force_down_blocks && world_.executor != nullptr) {
+    world_.executor->block();
+    return fail(ErrorCode::kUnavailable, "released at the end of the test");
+  }
   std::lock_guard lock(world_.mutex);
   if (world_.dead) return fail(ErrorCode::kUnavailable, "process is dead");
   world_.force_down_calls += 1;
@@ -186,6 +190,7 @@ Result<std::vector<HostRoom>> ScriptedEvacuator::room(const Node& failed) {
 }
 
 Result<std::vector<Instance>> ScriptedEvacuator::listInstances(const Node& node) {
+  world_.list_calls += 1;
   std::lock_guard lock(world_.mutex);
   std::vector<Instance> out;
   for (const Instance& vm : world_.instances) {

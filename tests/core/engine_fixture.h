@@ -129,6 +129,8 @@ struct World {
   std::optional<Error> room_error;
   AtomicFlag room_blocks;  // room() parks on `executor` (Placement never answers)
   CopyableAtomic<int> room_calls;
+  CopyableAtomic<int> list_calls;  // Evacuator::listInstances()
+  AtomicFlag force_down_blocks;    // forceDown() parks on `executor` (Nova never answers)
 };
 
 class ScriptedFencer final : public Fencer {

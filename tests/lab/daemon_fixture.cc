@@ -29,7 +29,11 @@ std::string tail(const std::string& text, size_t lines) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.find(" debug http: ") == std::string::npos) kept.push_back(line);
+    // Without the per-request and per-cycle debug lines, which would crowd out the story.
+    if (line.find(" debug http: ") == std::string::npos &&
+        line.find(" debug isolation check: ") == std::string::npos) {
+      kept.push_back(line);
+    }
   }
   std::string out;
   for (size_t i = kept.size() > lines ? kept.size() - lines : 0; i < kept.size(); ++i) {
@@ -108,7 +112,7 @@ void DaemonLabTest::TearDown() {
   if (HasFailure()) {
     for (int run = 1; run <= daemon_runs_; ++run) {
       std::cerr << "---- freezer-dr daemon log (run " << run << "), last lines:\n"
-                << tail(readFile(dir_.file("run" + std::to_string(run)) + "/stderr"), 60) << "\n";
+                << tail(readFile(dir_.file("run" + std::to_string(run)) + "/stderr"), 100) << "\n";
     }
     auto s = cli({"status"});
     std::cerr << "---- freezer-dr status:\n" << s.out << s.err << "\n";

@@ -608,7 +608,8 @@ class Loader {
          {"ha-enabled-key", ""},
          {"reserved-hosts", ""},
          {"reserved-hosts-fallback", ""},
-         {"capacity-check", ""}});
+         {"capacity-check", ""},
+         {"capacity-check-timeout", ""}});
     std::vector<DriverChoice> drivers = readDrivers(v, kDefaultEvacuator);
     if (drivers.size() > 1) {
       diag_.error(at(*v.get("driver")),
@@ -623,6 +624,8 @@ class Loader {
     readBool(v, "shared-storage", config_.shared_storage);
     readBool(v, "evacuate-all", config_.evacuate_all);
     readBool(v, "capacity-check", config_.capacity_check);
+    readDuration(v, "capacity-check-timeout", config_.capacity_check_timeout,
+                 /*allow_zero=*/false);
     if (const IniEntry* e = v.get("reserved-hosts")) {
       std::set<std::string> seen;
       for (const std::string& host : splitList(e->value)) {

@@ -110,6 +110,7 @@ struct Config {
   // Before evacuating, what the other hosts have free against the instances' sizes; those that
   // fit nowhere are left out and the admins told (docs/evacuation.md, Capacity).
   bool capacity_check = true;
+  Duration capacity_check_timeout{std::chrono::seconds(5)};
   std::string ha_enabled_key = "HA_Enabled";
 
   // [notifiers]
