@@ -2,6 +2,7 @@
 // freezer-dr fenced keeps counting toward the storm guard for the storm window after its
 // failure, so a rolling failure is held at the limit; a fence by hand counts; the window
 // survives a restart; a node back in service stops counting; one alert per storm episode.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -161,6 +162,33 @@ TEST_F(StormWindowTest, ARollingFailureIsHeldUntilTheFirstFailureIsOutOfTheWindo
   EXPECT_EQ(all.front().node, "compute-2");
   EXPECT_GE(all.front().detected_at, first_failed + 10min);
   EXPECT_EQ(stormAlerts(), 1);
+}
+
+// A storm over a large cloud whose count moves at every tick (one more node down each time) is
+// one storm alert for the whole episode, never one per count: alerts are de-duplicated by guard
+// and episode, not by their text. The count stays current in the guards' state (`status`).
+TEST_F(StormWindowTest, AStormWhoseCountMovesEveryTickIsOneAlertWithTheCountCurrentInStatus) {
+  nodes_ = makeNodes(400);
+  policy_.storm_max_nodes = 5;
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  runFor(*engine, 5s);
+  for (int i = 1; i <= 200; ++i) {
+    monitor_.down.insert("compute-" + std::to_string(i));
+    runFor(*engine, 250ms);  // one tick
+    if (i > 5) {
+      const std::string storm = guards().storm;
+      EXPECT_EQ(storm.rfind(fmt::format("storm guard: {} nodes down", i), 0), 0U)
+          << "tick " << i << ": " << storm;
+    }
+  }
+  runFor(*engine, 10s);
+  EXPECT_EQ(fencers_[0]->off_calls, 0);
+  EXPECT_EQ(stormAlerts(), 1);
+  const auto guard_notices = std::count_if(
+      notifier_.sent.begin(), notifier_.sent.end(),
+      [](const Notification& n) { return n.kind == NotificationKind::kGuardTripped; });
+  EXPECT_EQ(guard_notices, 1) << "every guard notice: " << notifier_.sent.size();
+  EXPECT_EQ(guards().storm.rfind("storm guard: 200 nodes down", 0), 0U) << guards().storm;
 }
 
 TEST_F(StormWindowTest, TheWindowSurvivesARestart) {

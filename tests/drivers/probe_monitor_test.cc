@@ -7,14 +7,19 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "freezer/call_deadline.h"
@@ -254,6 +259,95 @@ TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
   }
   EXPECT_EQ(up, 250);
   EXPECT_EQ(down, 250);
+}
+
+// Ten thousand nodes on two networks, probed three times while two threads keep both cores
+// busy: not one healthy node is down, and the ten crashed ones among them (their SYNs dropped)
+// are down on both networks. Each probe's timeout runs from its own connect, and every
+// connect that completed is read before any probe is declared timed out (starting 20,000
+// connects takes longer than the 500 ms timeout, so the first ones are past it before the last
+// ones start). As many nodes as the file-descriptor limit allows (raised to 65,536 where the
+// process may): the listeners take two descriptors per node and the probes go in waves in what
+// is left. The figure is printed.
+TEST_F(ProbeMonitorTest, UpTo10000NodesOnTwoNetworksOnABusyMachineNotOneHealthyNodeDown) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit raised{.rlim_cur = 65536, .rlim_max = std::max<rlim_t>(before.rlim_max, 65536)};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    raised = {.rlim_cur = before.rlim_max, .rlim_max = before.rlim_max};
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0) << std::strerror(errno);
+  }
+  struct Restore {
+    rlimit limit;
+    ~Restore() { (void)::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{before};
+  const size_t limit = raised.rlim_cur;
+  // Two listeners per node in at most three quarters of the descriptors: the probes need some.
+  const size_t count = std::min<size_t>(10000, limit * 3 / 8);
+  ASSERT_GE(count, 1000U) << "RLIMIT_NOFILE " << limit << " is too low for this test";
+  std::cout << "probing " << count << " nodes x 2 networks (RLIMIT_NOFILE " << limit << ")\n";
+  ::testing::Test::RecordProperty("nodes", static_cast<int>(count));
+
+  std::vector<std::unique_ptr<Listener>> listeners;
+  listeners.reserve(2 * count);
+  int port = 0;
+  const auto address = [](int net, size_t i) {
+    return "127." + std::to_string(net) + "." + std::to_string(i / 250) + "." +
+           std::to_string(i % 250 + 1);
+  };
+  constexpr size_t kCrashed = 10;  // every count/kCrashed-th node, from the first
+  std::vector<std::unique_ptr<fdr::testing::BlackholePort>> crashed;
+  const auto is_crashed = [&](size_t i) { return i % (count / kCrashed) == 0; };
+  for (size_t i = 0; i < count; ++i) {
+    for (int net : {20, 21}) {
+      if (is_crashed(i)) {
+        crashed.push_back(std::make_unique<fdr::testing::BlackholePort>(address(net, i), port));
+        ASSERT_TRUE(crashed.back()->ok()) << crashed.back()->error();
+        port = crashed.back()->port();
+        continue;
+      }
+      listeners.push_back(std::make_unique<Listener>(address(net, i), port, 8));
+      ASSERT_TRUE(listeners.back()->error().empty()) << listeners.back()->error();
+      port = listeners.back()->port();
+    }
+    nodes_.push_back(
+        node("node-" + std::to_string(i), address(20, i), {{"storage-addr", address(21, i)}}));
+  }
+  {
+    std::atomic<bool> stop{false};
+    std::vector<std::jthread> load;
+    for (int t = 0; t < 2; ++t) {
+      load.emplace_back([&stop] {
+        volatile uint64_t spin = 0;
+        while (!stop.load(std::memory_order_relaxed)) spin = spin + 1;
+      });
+    }
+    auto monitor = create(
+        {{"port", std::to_string(port)}, {"networks", "mgmt, storage"}, {"timeout", "500ms"}});
+    ASSERT_TRUE(monitor) << monitor.error().toString();
+    for (int round = 1; round <= 3; ++round) {
+      auto polled = (*monitor)->poll(nodes_);
+      ASSERT_TRUE(polled) << polled.error().toString();
+      ASSERT_EQ(polled->size(), 2 * count);
+      size_t not_up = 0;
+      size_t crashed_down = 0;
+      std::string first;
+      for (const Observation& o : *polled) {
+        if (is_crashed(std::stoul(o.node.substr(5)))) {
+          EXPECT_EQ(o.health, Health::kDown) << o.node << " " << o.source << ": " << o.detail;
+          crashed_down += o.health == Health::kDown ? 1 : 0;
+          continue;
+        }
+        if (o.health == Health::kUp && !o.service_down) continue;
+        if (not_up++ < 5) first += "\n  " + o.node + " " + o.source + ": " + o.detail;
+      }
+      EXPECT_EQ(not_up, 0U) << "poll " << round << ": " << not_up << " of "
+                            << 2 * (count - kCrashed)
+                            << " probes of healthy nodes not up, the first:" << first;
+      EXPECT_EQ(crashed_down, 2 * kCrashed) << "poll " << round;
+    }
+    stop = true;
+  }
 }
 
 TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {

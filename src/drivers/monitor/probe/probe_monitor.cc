@@ -99,39 +99,68 @@ class Prober {
     std::vector<epoll_event> events(std::min<size_t>(max_open_, 1024));
     size_t next = 0;
     while (true) {
-      while (next < targets_.size() && open_ < max_open_) {
+      // Connects go out in slices between reads of the completed ones, so that starting
+      // thousands of them never leaves answers unread past their deadlines.
+      for (size_t started = 0; next < targets_.size() && open_ < max_open_ && started < kStartSlice;
+           ++started) {
         if (!start(next)) break;  // out of descriptors: wait for open ones to finish
         ++next;
       }
       if (open_ == 0) {
+        // With nothing open start() always records a result, so each slice makes progress.
         if (next >= targets_.size()) break;
-        // Nothing open and still cannot open a socket: the rest cannot be probed.
-        for (; next < targets_.size(); ++next) {
-          results_[next] = {Health::kUnknown, "cannot probe: " + errnoText(start_errno_)};
-        }
-        break;
+        continue;
       }
-      const auto now = std::chrono::steady_clock::now();
-      expire(now);
-      if (open_ == 0) continue;
-      const auto wait =
-          std::chrono::ceil<std::chrono::milliseconds>(deadlines_.front().first - now);
-      const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
-                                 static_cast<int>(std::max<int64_t>(0, wait.count())));
-      if (n < 0 && errno != EINTR) {
-        const std::string why = "cannot probe: epoll_wait: " + errnoText(errno);
-        for (size_t i = 0; i < targets_.size(); ++i) {
-          if (sockets_[i].get() >= 0 || i >= next) results_[i] = {Health::kUnknown, why};
-        }
-        return std::move(results_);
-      }
-      for (int e = 0; e < n; ++e) finish(static_cast<size_t>(events[e].data.u64));
-      expire(std::chrono::steady_clock::now());
+      // Wait for the first deadline, or not at all while there are connects left to start.
+      const bool more_to_start = next < targets_.size() && open_ < max_open_;
+      const auto wait_until =
+          more_to_start ? std::chrono::steady_clock::now() : firstDeadline().value_or(SteadyTime{});
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(
+          wait_until - std::chrono::steady_clock::now());
+      if (!drain(events, static_cast<int>(std::max<int64_t>(0, wait.count())), next)) break;
+      // A probe times out only if its connect had not completed at `checked`: every event
+      // ready by then is read first, however many (the buffer holds at most 1,024 a call).
+      const SteadyTime checked = std::chrono::steady_clock::now();
+      if (!drain(events, 0, next)) break;
+      expire(checked);
     }
     return std::move(results_);
   }
 
  private:
+  // Connects started between two reads of the completed ones.
+  static constexpr size_t kStartSlice = 256;
+
+  // Reads completed connects: one epoll_wait of up to `wait_ms`, then without waiting until
+  // fewer events than the buffer holds are ready. False when epoll failed (every probe still
+  // open, or not started, is then unknown).
+  bool drain(std::vector<epoll_event>& events, int wait_ms, size_t next) {
+    const int capacity = static_cast<int>(events.size());
+    while (true) {
+      int n = ::epoll_wait(epoll_.get(), events.data(), capacity, wait_ms);
+      if (n < 0 && errno == EINTR) n = 0;
+      if (n < 0) {
+        const std::string why = "cannot probe: epoll_wait: " + errnoText(errno);
+        for (size_t i = 0; i < targets_.size(); ++i) {
+          if (sockets_[i].get() >= 0 || i >= next) results_[i] = {Health::kUnknown, why};
+        }
+        return false;
+      }
+      for (int e = 0; e < n; ++e) finish(static_cast<size_t>(events[e].data.u64));
+      if (n < capacity) return true;
+      wait_ms = 0;
+    }
+  }
+
+  // The deadline of the oldest probe still open.
+  std::optional<SteadyTime> firstDeadline() {
+    while (!deadlines_.empty() && sockets_[deadlines_.front().second].get() < 0) {
+      deadlines_.pop_front();
+    }
+    if (deadlines_.empty()) return std::nullopt;
+    return deadlines_.front().first;
+  }
+
   // Starts the connect of target i. False (nothing recorded) when out of descriptors while others
   // are open; otherwise the probe is either pending or already has its result.
   bool start(size_t i) {
@@ -155,7 +184,6 @@ class Prober {
         max_open_ = open_;  // the real limit: go in waves from now on
         return false;
       }
-      start_errno_ = error;
       results_[i] = {Health::kUnknown, "cannot probe: socket: " + errnoText(error)};
       return true;
     }
@@ -213,7 +241,6 @@ class Prober {
   std::vector<Fd> sockets_;
   std::deque<std::pair<SteadyTime, size_t>> deadlines_;
   size_t open_ = 0;
-  int start_errno_ = EMFILE;
   Fd epoll_;
 };
 
