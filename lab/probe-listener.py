@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Stands for a fake compute host's network presence: listens on TCP ADDR:PORT for every address
 given (the host's management and storage addresses) and accepts and closes every connection, as
-an SSH or libvirt port would. freezer-dr's probe monitor connects to them; killing this process
-(lab/host.sh kill) makes them refuse connections, as a dead host's ports do.
+an SSH or libvirt port would. freezer-dr's probe monitor connects to them; stopping this process
+(lab/host.sh stop-service) makes them refuse connections, as a stopped service's ports do (a
+crash, lab/host.sh kill, also drops every packet to the host's addresses).
 
 usage: probe-listener.py PORT ADDR [ADDR...]     (loopback addresses only; runs until killed)
 """

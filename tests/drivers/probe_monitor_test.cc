@@ -350,6 +350,25 @@ TEST_F(ProbeMonitorTest, UpTo10000NodesOnTwoNetworksOnABusyMachineNotOneHealthyN
   }
 }
 
+// A probe that connected closes with a reset: the service reads ECONNRESET, not an orderly end,
+// and no TIME_WAIT socket is left behind (20,000 probes a second would pile them up).
+TEST_F(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  const std::vector<ProbeTarget> targets = {{"127.0.0.2", listener.port()}};
+  const auto results = probeAll(targets, 2s);
+  ASSERT_EQ(results.size(), 1U);
+  ASSERT_EQ(results[0].health, Health::kUp) << results[0].detail;
+  const int accepted = ::accept(listener.fd(), nullptr, nullptr);
+  ASSERT_GE(accepted, 0) << std::strerror(errno);
+  char byte = 0;
+  const ssize_t got = ::recv(accepted, &byte, 1, 0);
+  const int error = errno;
+  ::close(accepted);
+  EXPECT_EQ(got, -1) << "an orderly close (FIN) instead of a reset";
+  EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
+}
+
 TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
   Listener listener("127.0.0.2", 0, 128);
   ASSERT_TRUE(listener.error().empty()) << listener.error();

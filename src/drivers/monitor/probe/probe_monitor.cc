@@ -203,6 +203,7 @@ class Prober {
       ++open_;
       return true;
     }
+    if (error == 0) resetOnClose(fd.get());
     results_[i] = verdict(error);
     return true;
   }
@@ -213,7 +214,16 @@ class Prober {
     socklen_t length = sizeof error;
     if (::getsockopt(sockets_[i].get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
     results_[i] = verdict(error);
+    if (error == 0) resetOnClose(sockets_[i].get());
     close(i);
+  }
+
+  // A connected probe is closed with a reset, not a FIN: nothing was said, so nothing is lost,
+  // and neither side keeps a TIME_WAIT socket (20,000 probes a second would pile up 1.2 million
+  // of them) or exchanges two more segments.
+  static void resetOnClose(int fd) {
+    const linger abort{.l_onoff = 1, .l_linger = 0};
+    (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
 
   // Probes past their deadline (deadlines_ is in start order, so in deadline order).
