@@ -105,6 +105,34 @@ TEST_F(InventoryTest, AllFieldsAndExtraKeys) {
   EXPECT_EQ((*nodes)[1].source, path_ + ":12");
 }
 
+// YAML's anchors, aliases, flow style and nulls read as yaml-cpp's own tree read them.
+TEST_F(InventoryTest, AnchorsAliasesFlowStyleAndNullsAreYaml) {
+  const auto nodes = loadText(
+      "servers:\n"
+      "  - {hostname: compute-1, fencer-user: &user admin, fencer-password: &pw s3cret}\n"
+      "  - hostname: compute-2\n"
+      "    fencer-user: *user\n"
+      "    fencer-password: *pw\n"
+      "    domain-name: ~\n"
+      "    fencer-port:\n"
+      "---\n"
+      "servers: [{hostname: ignored}]\n");
+  ASSERT_TRUE(nodes.has_value()) << diag_.format();
+  ASSERT_EQ(nodes->size(), 2U) << "only the first document is read";
+  EXPECT_EQ((*nodes)[1].fencer_user, "admin");
+  EXPECT_EQ((*nodes)[1].fencer_password.reveal(), "s3cret");
+  EXPECT_TRUE((*nodes)[1].domain_name.empty());
+  EXPECT_EQ((*nodes)[1].fencer_port, 0);
+  EXPECT_EQ((*nodes)[1].source, path_ + ":3");
+}
+
+TEST_F(InventoryTest, AnEmptyFileOrAScalarIsNotAnInventory) {
+  EXPECT_FALSE(loadText("").has_value());
+  EXPECT_TRUE(hasError(diag_, path_, "found nothing")) << diag_.format();
+  EXPECT_FALSE(loadText("just words\n").has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":1", "found a scalar")) << diag_.format();
+}
+
 TEST_F(InventoryTest, UnderscoreSpellingsOfKnownKeysAreAccepted) {
   const auto nodes = loadText("servers:\n  - hostname: h\n    fencer_ip: 1.2.3.4\n");
   ASSERT_TRUE(nodes.has_value()) << diag_.format();

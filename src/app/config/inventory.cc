@@ -1,10 +1,15 @@
 // servers.yml: the node inventory of the original freezer-dr (etc/servers.yml), read with
-// yaml-cpp. yaml-cpp reports problems by exception: they are caught here, at the boundary, and
-// become diagnostics naming the file and line.
+// yaml-cpp's event parser into a compact tree of our own (a node is a kind, a line, a scalar and
+// child indices): yaml-cpp's own node tree costs several KiB per server, which at 10,000 servers
+// was most of the daemon's memory and of `validate`'s time. yaml-cpp reports problems by
+// exception: they are caught here, at the boundary, and become diagnostics naming the file and
+// line.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <sys/stat.h>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,8 +26,103 @@ void warnIfReadableByOthers(const std::string& path, const std::string& secret_w
 
 namespace {
 
+// The parsed document: nodes by index, children in order (a mapping's alternate key, value).
+struct YamlTree {
+  enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
+  struct Item {
+    Kind kind = Kind::kNull;
+    int line = -1;  // 0-based, -1 when unknown
+    std::string scalar;
+    std::vector<uint32_t> children;
+  };
+  std::vector<Item> items;
+};
+
+// A read-only view of one node, with the few calls the reader makes of yaml-cpp's YAML::Node.
+class YamlNode {
+ public:
+  YamlNode(const YamlTree* tree, std::optional<uint32_t> index) : tree_(tree), index_(index) {}
+  [[nodiscard]] YamlTree::Kind kind() const { return index_ ? item().kind : YamlTree::Kind::kNull; }
+  [[nodiscard]] bool IsNull() const { return kind() == YamlTree::Kind::kNull; }
+  [[nodiscard]] bool IsScalar() const { return kind() == YamlTree::Kind::kScalar; }
+  [[nodiscard]] bool IsSequence() const { return kind() == YamlTree::Kind::kSequence; }
+  [[nodiscard]] bool IsMap() const { return kind() == YamlTree::Kind::kMap; }
+  [[nodiscard]] int line() const { return index_ ? item().line : -1; }
+  [[nodiscard]] const std::string& Scalar() const { return item().scalar; }
+  [[nodiscard]] size_t size() const { return index_ ? item().children.size() : 0; }
+  [[nodiscard]] YamlNode child(size_t i) const { return {tree_, item().children[i]}; }
+
+ private:
+  [[nodiscard]] const YamlTree::Item& item() const { return tree_->items[*index_]; }
+  const YamlTree* tree_;
+  std::optional<uint32_t> index_;
+};
+
+// Builds a YamlTree from yaml-cpp's parse events. Aliases share the anchored node.
+class YamlTreeBuilder final : public YAML::EventHandler {
+ public:
+  explicit YamlTreeBuilder(YamlTree& tree) : tree_(tree) {}
+  [[nodiscard]] std::optional<uint32_t> root() const { return root_; }
+
+  void OnDocumentStart(const YAML::Mark& /*mark*/) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    (void)add(YamlTree::Kind::kNull, mark, anchor, {});
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (auto it = anchors_.find(anchor); it != anchors_.end()) {
+      attach(it->second);
+    } else {
+      (void)add(YamlTree::Kind::kNull, mark, YAML::NullAnchor, {});
+    }
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                const std::string& value) override {
+    (void)add(YamlTree::Kind::kScalar, mark, anchor, value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value /*style*/) override {
+    open_.push_back(add(YamlTree::Kind::kSequence, mark, anchor, {}));
+  }
+  void OnSequenceEnd() override { open_.pop_back(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value /*style*/) override {
+    open_.push_back(add(YamlTree::Kind::kMap, mark, anchor, {}));
+  }
+  void OnMapEnd() override { open_.pop_back(); }
+
+ private:
+  uint32_t add(YamlTree::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor,
+               std::string scalar) {
+    const auto index = static_cast<uint32_t>(tree_.items.size());
+    tree_.items.push_back({.kind = kind,
+                           .line = mark.is_null() ? -1 : mark.line,
+                           .scalar = std::move(scalar),
+                           .children = {}});
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = index;
+    attach(index);
+    return index;
+  }
+  void attach(uint32_t index) {
+    if (open_.empty()) {
+      if (!root_) root_ = index;
+      return;
+    }
+    tree_.items[open_.back()].children.push_back(index);
+  }
+
+  YamlTree& tree_;
+  std::vector<uint32_t> open_;  // the sequences and mappings being read, innermost last
+  std::optional<uint32_t> root_;
+  std::map<YAML::anchor_t, uint32_t> anchors_;
+};
+
+std::string lineOf(const std::string& path, int line) {
+  return line < 0 ? path : path + ":" + std::to_string(line + 1);
+}
+
 std::string lineOf(const std::string& path, const YAML::Mark& mark) {
-  return mark.is_null() ? path : path + ":" + std::to_string(mark.line + 1);
+  return lineOf(path, mark.is_null() ? -1 : mark.line);
 }
 
 std::string dashed(std::string key) {
@@ -32,13 +132,12 @@ std::string dashed(std::string key) {
   return key;
 }
 
-std::string kindOf(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Undefined: return "nothing";
+std::string kindOf(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlTree::Kind::kNull: return "nothing";
+    case YamlTree::Kind::kScalar: return "a scalar";
+    case YamlTree::Kind::kSequence: return "a list";
+    case YamlTree::Kind::kMap: return "a mapping";
   }
   return "something else";
 }
@@ -59,22 +158,21 @@ class InventoryReader {
  public:
   InventoryReader(std::string path, Diagnostics& diag) : path_(std::move(path)), diag_(diag) {}
 
-  std::vector<Node> read(const YAML::Node& root) {
+  std::vector<Node> read(const YamlNode& root) {
     std::vector<Node> nodes;
     if (!root.IsMap()) {
-      diag_.error(lineOf(path_, root.Mark()),
+      diag_.error(lineOf(path_, root.line()),
                   "expected a mapping with a top-level 'servers:' list, found " + kindOf(root));
       return nodes;
     }
-    std::optional<YAML::Node> found;
-    for (const auto& pair : root) {
-      // Copies: yaml-cpp's iterators hand out temporaries.
-      const YAML::Node key_node = pair.first;
+    std::optional<YamlNode> found;
+    for (size_t i = 0; i + 1 < root.size(); i += 2) {
+      const YamlNode key_node = root.child(i);
       const std::string key = key_node.IsScalar() ? key_node.Scalar() : "";
       if (key == "servers") {
-        found = pair.second;
+        found = root.child(i + 1);
       } else {
-        diag_.warning(lineOf(path_, key_node.Mark()),
+        diag_.warning(lineOf(path_, key_node.line()),
                       "top-level key '" + key + "' is ignored (only 'servers' is read)");
       }
     }
@@ -82,21 +180,22 @@ class InventoryReader {
       diag_.error(path_, "no top-level 'servers:' list");
       return nodes;
     }
-    const YAML::Node servers = *found;
+    const YamlNode servers = *found;
     if (servers.IsNull()) {
-      diag_.warning(lineOf(path_, servers.Mark()), "'servers' is empty: no node to fence");
+      diag_.warning(lineOf(path_, servers.line()), "'servers' is empty: no node to fence");
       return nodes;
     }
     if (!servers.IsSequence()) {
-      diag_.error(lineOf(path_, servers.Mark()),
+      diag_.error(lineOf(path_, servers.line()),
                   "'servers' must be a list of nodes, found " + kindOf(servers));
       return nodes;
     }
-    for (const YAML::Node& entry : servers) {
-      if (auto node = readNode(entry)) nodes.push_back(std::move(*node));
+    nodes.reserve(servers.size());
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (auto node = readNode(servers.child(i))) nodes.push_back(std::move(*node));
     }
     if (nodes.empty() && servers.size() == 0) {
-      diag_.warning(lineOf(path_, servers.Mark()), "'servers' is empty: no node to fence");
+      diag_.warning(lineOf(path_, servers.line()), "'servers' is empty: no node to fence");
     }
     return nodes;
   }
@@ -105,8 +204,8 @@ class InventoryReader {
   [[nodiscard]] const std::string& secretWhere() const { return secret_where_; }
 
  private:
-  std::optional<Node> readNode(const YAML::Node& entry) {
-    const std::string where = lineOf(path_, entry.Mark());
+  std::optional<Node> readNode(const YamlNode& entry) {
+    const std::string where = lineOf(path_, entry.line());
     if (!entry.IsMap()) {
       diag_.error(where, "each server must be a mapping of 'key: value', found " + kindOf(entry));
       return std::nullopt;
@@ -117,10 +216,10 @@ class InventoryReader {
     std::map<std::string, std::string> keys_seen;  // dashed key -> where
     std::string id_where;
     std::string hostname_where;
-    for (const auto& pair : entry) {
-      const YAML::Node key_node = pair.first;
-      const YAML::Node value = pair.second;
-      const std::string key_where = lineOf(path_, key_node.Mark());
+    for (size_t i = 0; i + 1 < entry.size(); i += 2) {
+      const YamlNode key_node = entry.child(i);
+      const YamlNode value = entry.child(i + 1);
+      const std::string key_where = lineOf(path_, key_node.line());
       if (!key_node.IsScalar()) {
         diag_.error(key_where, "a server's keys must be plain names");
         ok = false;
@@ -139,7 +238,7 @@ class InventoryReader {
         continue;
       }
       if (!value.IsScalar()) {
-        diag_.error(lineOf(path_, value.Mark()),
+        diag_.error(lineOf(path_, value.line()),
                     "'" + key + "' must be a single value, found " + kindOf(value));
         ok = false;
         continue;
@@ -158,7 +257,7 @@ class InventoryReader {
       } else if (name == "fencer-port") {
         const auto port = parseInt(text);
         if (!port || *port < 1 || *port > 65535) {
-          diag_.error(lineOf(path_, value.Mark()),
+          diag_.error(lineOf(path_, value.line()),
                       "'fencer-port' must be a port number (1-65535), got '" + text + "'");
           ok = false;
         } else {
@@ -235,8 +334,15 @@ std::optional<std::vector<Node>> loadInventory(const std::string& path, Diagnost
   std::vector<Node> nodes;
   InventoryReader reader(path, diag);
   try {
-    const YAML::Node root = YAML::Load(content.str());
-    nodes = reader.read(root);
+    YamlTree tree;
+    {
+      std::istringstream text(content.str());
+      content.str({});
+      YAML::Parser parser(text);
+      YamlTreeBuilder builder(tree);
+      (void)parser.HandleNextDocument(builder);  // the first document, as YAML::Load reads
+      nodes = reader.read(YamlNode(&tree, builder.root()));
+    }
   } catch (const YAML::Exception& e) {
     // Syntax errors (ParserException) and anything else yaml-cpp refuses, with its position.
     diag.error(lineOf(path, e.mark),
