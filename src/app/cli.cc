@@ -58,7 +58,8 @@ void setupLogging(const std::string& level, const std::string& file) {
 }
 
 // Finds and loads the config; prints every diagnostic. nullopt = errors (already printed).
-std::optional<config::Config> loadConfig(const Globals& globals) {
+std::optional<config::Config> loadConfig(const Globals& globals,
+                                         config::Inventory inventory = config::Inventory::kRead) {
   std::string path = globals.config_file;
   if (path.empty()) {
     for (const auto& candidate : config::defaultConfigPaths()) {
@@ -75,7 +76,7 @@ std::optional<config::Config> loadConfig(const Globals& globals) {
     }
   }
   Diagnostics diag;
-  auto cfg = config::load(path, diag);
+  auto cfg = config::load(path, diag, inventory);
   if (!diag.items().empty()) std::cerr << diag.format();
   if (!cfg || diag.hasErrors()) return std::nullopt;
   return cfg;
@@ -308,7 +309,8 @@ int cmdValidate(const Globals& globals) {
 }
 
 int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
-  auto cfg = loadConfig(globals);
+  // Only the journal's path is needed: the inventory is not read (nor its mistakes reported).
+  auto cfg = loadConfig(globals, config::Inventory::kSkip);
   if (!cfg) return kExitConfig;
   if (!std::filesystem::exists(cfg->journal_path)) {
     std::cout << "no journal yet at " << cfg->journal_path << ": no incident ever\n";

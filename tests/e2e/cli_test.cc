@@ -83,6 +83,19 @@ TEST_F(CliTest, ValidateReportsEveryErrorWithFileAndLine) {
   EXPECT_NE(r.err.find("retries"), std::string::npos) << r.err;
 }
 
+// `status` reads the journal only: not the inventory, which on a large cloud is most of the cost
+// of reading the config (a broken one does not hide the journal either); validate still reads it.
+TEST_F(CliTest, StatusDoesNotReadTheInventory) {
+  dir_.write("servers.yml", "servers:\n  - {hostname: compute-1\n");  // unclosed: a YAML error
+  auto status = run({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("no journal yet"), std::string::npos) << status.out;
+  EXPECT_EQ(status.err.find("servers.yml"), std::string::npos) << status.err;
+  auto validate = run({"validate"});
+  EXPECT_EQ(validate.exit_code, 1);
+  EXPECT_NE(validate.err.find("servers.yml:"), std::string::npos) << validate.err;
+}
+
 // The bmc monitor's fencer-options belong to another driver's schema: validate checks them
 // too, naming the config line, instead of leaving the mistake to the daemon's start.
 TEST_F(CliTest, ValidateChecksTheBmcMonitorsFencerOptions) {

@@ -121,7 +121,8 @@ struct Key {
 
 class Loader {
  public:
-  Loader(const IniFile& ini, Diagnostics& diag) : ini_(ini), diag_(diag) {
+  Loader(const IniFile& ini, Diagnostics& diag, bool with_inventory)
+      : ini_(ini), diag_(diag), with_inventory_(with_inventory) {
     dir_ = std::filesystem::path(ini.path).parent_path();
     if (dir_.empty()) dir_ = ".";
   }
@@ -136,7 +137,7 @@ class Loader {
     readKeystone();
     readOtherSections();
     if (!secret_where_.empty()) warnIfReadableByOthers(ini_.path, secret_where_, diag_);
-    readInventory();
+    if (with_inventory_) readInventory();
     return std::move(config_);
   }
 
@@ -972,6 +973,7 @@ class Loader {
 
   const IniFile& ini_;
   Diagnostics& diag_;
+  bool with_inventory_;
   std::filesystem::path dir_;
   Config config_;
   View default_;
@@ -988,7 +990,7 @@ size_t errorCount(const Diagnostics& diag) {
 
 }  // namespace
 
-std::optional<Config> load(const std::string& path, Diagnostics& diag) {
+std::optional<Config> load(const std::string& path, Diagnostics& diag, Inventory inventory) {
   const size_t errors_before = errorCount(diag);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
@@ -997,7 +999,7 @@ std::optional<Config> load(const std::string& path, Diagnostics& diag) {
   }
   std::optional<IniFile> ini = readIni(path, diag);
   if (!ini) return std::nullopt;
-  Config config = Loader(*ini, diag).run();
+  Config config = Loader(*ini, diag, inventory == Inventory::kRead).run();
   if (errorCount(diag) > errors_before) return std::nullopt;
   return config;
 }

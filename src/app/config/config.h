@@ -125,9 +125,15 @@ struct Config {
   std::vector<Node> nodes;
 };
 
-// Reads `path` (and the inventory it names). Every problem found goes to `diag`, each naming
-// file, line and key; returns nullopt when any error was found.
-std::optional<Config> load(const std::string& path, Diagnostics& diag);
+// Whether load() reads the inventory too: `status` needs only the journal, and a 10,000-node
+// inventory is most of the cost of reading a config.
+enum class Inventory { kRead, kSkip };
+
+// Reads `path` (and, unless kSkip, the inventory it names: nodes then stays empty). Every
+// problem found goes to `diag`, each naming file, line and key; returns nullopt when any error
+// was found.
+std::optional<Config> load(const std::string& path, Diagnostics& diag,
+                           Inventory inventory = Inventory::kRead);
 
 // Reads a servers.yml inventory. Duplicate ids or hostnames, missing hostnames, bad types and
 // YAML syntax errors are reported with file and line.
