@@ -227,7 +227,7 @@ class Engine {
   bool advanceFencing(Incident& incident);
   bool advanceForceDown(Incident& incident);
   bool advanceListing(Incident& incident);
-  void prefetchListing(const Incident& incident);
+  void startListing(const Incident& incident);
   struct Listed;
   bool advanceCapacityCheck(Incident& incident, Listed& listed);
   bool advanceClosing(Incident& incident);

@@ -88,7 +88,7 @@ bool Engine::advanceForceDown(Incident& incident) {
                          killPoint("effect:force-down-requested");
                          return down;
                        });
-    prefetchListing(incident);
+    startListing(incident);  // read ahead while Nova forces the host down
     return false;
   }
   const Status& down = *answer;
@@ -120,10 +120,11 @@ bool Engine::advanceForceDown(Incident& incident) {
 // The listing is a read: it runs while the compute service is being forced down (the instances
 // of a fenced host do not move until an evacuation, which waits for the force-down), so the first
 // evacuation request goes out as soon as Nova marks the host down. advanceListing takes its
-// answer; a call already out or answered is not started again. The capacity check is not read
-// ahead: Nova's GET /os-hypervisors/detail does not answer while a dead host's compute service
-// still reads up (seen with Debian 12's Nova on the lab), so it waits for the force-down.
-void Engine::prefetchListing(const Incident& incident) {
+// answer; a call already out or answered is not started again (Calls::start is then a no-op). The
+// capacity check is not read ahead: Nova's GET /os-hypervisors/detail does not answer while a dead
+// host's compute service still reads up (seen with Debian 12's Nova on the lab), so it waits for
+// the force-down.
+void Engine::startListing(const Incident& incident) {
   const Node* n = node(incident.node);
   if (n == nullptr) return;
   calls_.start<std::vector<Instance>>(
@@ -185,10 +186,7 @@ bool Engine::advanceListing(Incident& incident) {
   const std::string key = callKey(incident.id, "list");
   auto listed_now = calls_.take<std::vector<Instance>>(key);
   if (!listed_now) {
-    if (calls_.started(key)) return false;  // read ahead while forcing down, not answered yet
-    calls_.start<std::vector<Instance>>(
-        key, kCloudLane, policy_.cloud_call_timeout,
-        [e = drivers_.evacuator, n = *node(incident.node)] { return e->listInstances(n); });
+    startListing(incident);  // or still waiting for the one read ahead
     return false;
   }
   const Result<std::vector<Instance>>& instances = *listed_now;

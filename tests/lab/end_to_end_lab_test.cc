@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "clients/placement/placement_client.h"
 #include "lab/daemon_fixture.h"
@@ -719,8 +718,8 @@ TEST_F(EndToEndLabTest, WhatDoesNotFitIsReportedWithTheNumbersAndTheRestIsEvacua
           << "allocation " << consumer << " left in Placement";
     }
   });
-  // Topped up until both hosts read 512 MB free twice in a row, 2 s apart: room freed late (an
-  // allocation Nova removes after its server is gone) is taken too.
+  // Topped up until both hosts read 512 MB free for 2 s: room freed late (an allocation Nova
+  // removes after its server is gone) is taken too.
   const auto top_up = [&] {
     for (const std::string& host : {hosts_.at(1), hosts_.at(2)}) {
       const auto p =
@@ -759,19 +758,25 @@ TEST_F(EndToEndLabTest, WhatDoesNotFitIsReportedWithTheNumbersAndTheRestIsEvacua
       }
     }
   };
+  top_up();
+  if (HasFatalFailure()) return;
+  // Settled when four reads in a row (waitUntil's 0.5 s apart) need no top-up.
   int steady = 0;
-  for (int round = 0; round < 10 && steady < 2; ++round) {
-    if (round > 0) {
-      std::this_thread::sleep_for(2s);
-      summaries = placement.candidates();
-      ASSERT_TRUE(summaries) << summaries.error().toString();
+  std::string unread;
+  const bool settled = waitUntil(30s, [&] {
+    summaries = placement.candidates();
+    if (!summaries) {
+      unread = summaries.error().toString();
+      steady = 0;
+      return false;
     }
     const size_t before = consumers.size();
     top_up();
-    if (HasFatalFailure()) return;
-    steady = consumers.size() == before ? steady + 1 : 0;
-  }
-  ASSERT_EQ(steady, 2) << "the other hosts' free memory does not settle";
+    steady = !HasFatalFailure() && consumers.size() == before ? steady + 1 : 0;
+    return HasFatalFailure() || steady >= 4;
+  });
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(settled) << "the other hosts' free memory does not settle " << unread;
 
   startDaemon();
   waitWatching();
