@@ -288,7 +288,7 @@ Run measure(size_t nodes, std::chrono::seconds duration, const std::string& bina
   while (std::getline(log, line)) {
     const auto has = [&](const char* text) { return line.find(text) != std::string::npos; };
     if (has("failed but will not be fenced") || (has("incident") && has("opened")) ||
-        has("is up again") || has("storm guard")) {
+        has("is up again") || has("storm guard") || has("its service does not answer")) {
       if (run.down_warnings++ < 3) run.first_downs += "\n    " + line;
     } else if (has("warning monitor ") && has(" failed: ")) {
       if (run.poll_failures++ < 3) run.first_downs += "\n    " + line;

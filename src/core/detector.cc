@@ -4,91 +4,117 @@
 
 namespace fdr::core {
 
+Detector::NodeState& Detector::node(const std::string& name) {
+  if (auto it = by_name_.find(name); it != by_name_.end()) return *it->second;
+  auto [it, inserted] = nodes_.try_emplace(name);
+  by_name_.emplace(it->first, &it->second);
+  return it->second;
+}
+
 void Detector::update(TimePoint now, const std::vector<Observation>& observations) {
-  std::set<std::pair<std::string, std::string>> seen;
+  const uint64_t update = ++updates_;
   for (const Observation& obs : observations) {
-    seen.emplace(obs.node, obs.source);
-    SourceState& state = nodes_[obs.node][obs.source];
-    if (state.health != obs.health) {
-      state.health = obs.health;
-      state.since = now;
+    std::vector<SourceState>& sources = node(obs.node).sources;
+    auto state = std::find_if(sources.begin(), sources.end(),
+                              [&](const SourceState& s) { return s.source == obs.source; });
+    if (state == sources.end()) {
+      sources.push_back(
+          SourceState{.source = obs.source, .health = Health::kUnknown, .since = now});
+      state = sources.end() - 1;
+    }
+    state->seen = update;
+    if (state->health != obs.health) {
+      state->health = obs.health;
+      state->since = now;
     }
   }
-  for (auto& [node, sources] : nodes_) {
-    for (auto& [source, state] : sources) {
-      if (!seen.contains({node, source}) && state.health != Health::kUnknown) {
+  for (auto& [name, node] : nodes_) {
+    // A (node, source) pair seen before and missing now is unknown.
+    for (SourceState& state : node.sources) {
+      if (state.seen != update && state.health != Health::kUnknown) {
         state.health = Health::kUnknown;
         state.since = now;
       }
     }
-  }
-  for (const NodeVerdict& verdict : verdicts(now)) {
-    NodeHistory& history = history_[verdict.node];
-    while (!history.recoveries.empty() && now - history.recoveries.front() > policy_.flap_window) {
-      history.recoveries.pop_front();
-    }
+    std::erase_if(node.recoveries, [&](TimePoint at) { return now - at > policy_.flap_window; });
+    const NodeVerdict verdict = judge(node, now);
     if (verdict.sources_down >= policy_.min_sources) {
-      history.down = true;
-    } else if (history.down && verdict.sources_known > 0 && verdict.sources_down == 0) {
-      history.down = false;
-      history.recoveries.push_back(now);
+      node.down = true;
+    } else if (node.down && verdict.sources_known > 0 && verdict.sources_down == 0) {
+      node.down = false;
+      node.recoveries.push_back(now);
     }
     // Otherwise (some sources down, or none known) the node keeps its last state.
   }
 }
 
-int Detector::recoveriesWithin(const NodeHistory& history, TimePoint now) const {
+int Detector::recoveriesWithin(const NodeState& node, TimePoint now) const {
   return static_cast<int>(
-      std::count_if(history.recoveries.begin(), history.recoveries.end(),
+      std::count_if(node.recoveries.begin(), node.recoveries.end(),
                     [&](TimePoint at) { return now - at <= policy_.flap_window; }));
 }
 
 std::map<std::string, int> Detector::flappingNodes(TimePoint now) const {
   std::map<std::string, int> out;
-  for (const auto& [node, history] : history_) {
-    const int recoveries = recoveriesWithin(history, now);
-    if (recoveries > policy_.flap_max_recoveries) out.emplace(node, recoveries);
+  for (const auto& [name, node] : nodes_) {
+    if (node.recoveries.empty()) continue;
+    const int recoveries = recoveriesWithin(node, now);
+    if (recoveries > policy_.flap_max_recoveries) out.emplace(name, recoveries);
   }
   return out;
+}
+
+NodeVerdict Detector::judge(const NodeState& node, TimePoint now) const {
+  NodeVerdict verdict;
+  for (const SourceState& state : node.sources) {
+    if (state.health != Health::kUnknown) verdict.sources_known += 1;
+    if (state.health != Health::kDown) continue;
+    verdict.sources_down += 1;
+    if (now - state.since >= policy_.grace) verdict.sources_confirmed += 1;
+  }
+  verdict.failed = verdict.sources_confirmed >= policy_.min_sources;
+  return verdict;
 }
 
 std::vector<NodeVerdict> Detector::verdicts(TimePoint now) const {
   std::vector<NodeVerdict> out;
-  for (const auto& [node, sources] : nodes_) {
-    NodeVerdict verdict;
-    verdict.node = node;
-    for (const auto& [source, state] : sources) {
-      if (state.health != Health::kUnknown) verdict.sources_known += 1;
-      if (state.health != Health::kDown) continue;
-      verdict.sources_down += 1;
-      if (now - state.since >= policy_.grace) verdict.sources_confirmed += 1;
-    }
-    verdict.failed = verdict.sources_confirmed >= policy_.min_sources;
-    out.push_back(std::move(verdict));
+  out.reserve(nodes_.size());
+  for (const auto& [name, node] : nodes_) {
+    out.push_back(judge(node, now));
+    out.back().node = name;
   }
   return out;
 }
 
+std::optional<NodeVerdict> Detector::verdict(std::string_view name, TimePoint now) const {
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return std::nullopt;
+  NodeVerdict verdict = judge(it->second, now);
+  verdict.node = it->first;
+  return verdict;
+}
+
 std::set<std::string> Detector::failedNodes(TimePoint now) const {
   std::set<std::string> out;
-  for (const auto& v : verdicts(now)) {
-    if (v.failed) out.insert(v.node);
+  for (const auto& [name, node] : nodes_) {
+    if (judge(node, now).failed) out.insert(out.end(), name);
   }
   return out;
 }
 
 std::set<std::string> Detector::downNodes(TimePoint now) const {
   std::set<std::string> out;
-  for (const auto& v : verdicts(now)) {
-    if (v.sources_down >= policy_.min_sources) out.insert(v.node);
+  for (const auto& [name, node] : nodes_) {
+    if (judge(node, now).sources_down >= policy_.min_sources) out.insert(out.end(), name);
   }
   return out;
 }
 
 std::set<std::string> Detector::suspectNodes(TimePoint now) const {
   std::set<std::string> out;
-  for (const auto& v : verdicts(now)) {
-    if (v.sources_down > 0 && !v.failed) out.insert(v.node);
+  for (const auto& [name, node] : nodes_) {
+    const NodeVerdict v = judge(node, now);
+    if (v.sources_down > 0 && !v.failed) out.insert(out.end(), name);
   }
   return out;
 }

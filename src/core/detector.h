@@ -11,10 +11,14 @@
 // flapping (a bad NIC, a crashing hypervisor, a switch port going on and off).
 #pragma once
 
-#include <deque>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "freezer/clock.h"
@@ -47,6 +51,8 @@ class Detector {
 
   // Every node with an opinion from at least one source, sorted by name.
   [[nodiscard]] std::vector<NodeVerdict> verdicts(TimePoint now) const;
+  // One node's verdict; nullopt for a node no source has reported.
+  [[nodiscard]] std::optional<NodeVerdict> verdict(std::string_view node, TimePoint now) const;
   [[nodiscard]] std::set<std::string> failedNodes(TimePoint now) const;
   // Nodes down by enough sources, grace elapsed or not: what the storm guard counts.
   [[nodiscard]] std::set<std::string> downNodes(TimePoint now) const;
@@ -57,18 +63,28 @@ class Detector {
 
  private:
   struct SourceState {
+    std::string source;
     Health health = Health::kUnknown;
     TimePoint since;
+    uint64_t seen = 0;  // the update that last reported it
   };
-  struct NodeHistory {
-    bool down = false;                 // as of the last update
-    std::deque<TimePoint> recoveries;  // down → up, within the flap window, oldest first
+  // What the detector holds per node: a few sources each (a flat list, searched in order), and
+  // its recoveries. Held compactly and updated in place, with no allocation per observation: at
+  // 10,000 nodes an update takes 30,000 observations every second.
+  struct NodeState {
+    std::vector<SourceState> sources;
+    bool down = false;                  // as of the last update
+    std::vector<TimePoint> recoveries;  // down → up, within the flap window, oldest first
   };
-  [[nodiscard]] int recoveriesWithin(const NodeHistory& history, TimePoint now) const;
+  [[nodiscard]] int recoveriesWithin(const NodeState& node, TimePoint now) const;
+  // Counts only: the name is left to the callers that need it (most do not).
+  [[nodiscard]] NodeVerdict judge(const NodeState& node, TimePoint now) const;
+  NodeState& node(const std::string& name);
 
   DetectorPolicy policy_;
-  std::map<std::string, std::map<std::string, SourceState>> nodes_;  // node → source → state
-  std::map<std::string, NodeHistory> history_;                       // node → its recoveries
+  std::map<std::string, NodeState, std::less<>> nodes_;       // sorted by name
+  std::unordered_map<std::string_view, NodeState*> by_name_;  // keys view nodes_' keys
+  uint64_t updates_ = 0;
 };
 
 }  // namespace fdr::core

@@ -207,13 +207,20 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
   }
   for (const Observation& o : observations) {
     if (o.operator_maintenance) operator_maintenance_[o.node] = o.source + ": " + o.detail;
-    const std::string key = o.node + "|" + o.source;
+    const std::pair<std::string_view, std::string_view> key{o.node, o.source};
     if (!o.service_down || o.health != Health::kUp) {
-      services_down_.erase(key);
+      if (auto it = services_down_.find(key); it != services_down_.end()) services_down_.erase(it);
       continue;
     }
-    auto [it, first] = services_down_.try_emplace(
-        key, ServiceDown{.node = o.node, .source = o.source, .detail = o.detail, .since = now});
+    auto it = services_down_.find(key);
+    const bool first = it == services_down_.end();
+    if (first) {
+      it = services_down_
+               .emplace(std::pair{o.node, o.source},
+                        ServiceDown{
+                            .node = o.node, .source = o.source, .detail = o.detail, .since = now})
+               .first;
+    }
     if (first) {
       spdlog::warn("node {} is up but its service does not answer ({}: {}); not a failure", o.node,
                    o.source, o.detail);
@@ -221,17 +228,17 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
     it->second.detail = o.detail;
   }
   detector_.update(now, observations);
-  for (const NodeVerdict& verdict : detector_.verdicts(now)) {
-    if (verdict.sources_known > 0 && verdict.sources_down == 0 &&
-        recovered_nodes_.contains(verdict.node)) {
-      spdlog::info("node {} is up again", verdict.node);
-      if (auto saved =
-              journal_.setSetting(kNodeUpPrefix + verdict.node, std::to_string(toMillis(now)));
+  const std::vector<std::string> recovered(recovered_nodes_.begin(), recovered_nodes_.end());
+  for (const std::string& node : recovered) {
+    const std::optional<NodeVerdict> verdict = detector_.verdict(node, now);
+    if (verdict && verdict->sources_known > 0 && verdict->sources_down == 0) {
+      spdlog::info("node {} is up again", node);
+      if (auto saved = journal_.setSetting(kNodeUpPrefix + node, std::to_string(toMillis(now)));
           saved) {
-        recovered_nodes_.erase(verdict.node);
-        storm_.backInService(verdict.node);
+        recovered_nodes_.erase(node);
+        storm_.backInService(node);
       } else {
-        spdlog::warn("cannot journal that {} is up: {}", verdict.node, saved.error().message);
+        spdlog::warn("cannot journal that {} is up: {}", node, saved.error().message);
       }
     }
   }

@@ -20,7 +20,10 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/calls.h"
@@ -306,9 +309,17 @@ class Engine {
   std::set<std::string> reissue_power_off_;
   // Nodes a source says an operator took out of service in the last poll → what it said.
   std::map<std::string, std::string> operator_maintenance_;
-  // "node|source" → a live node whose checked service does not answer, since the first cycle
-  // that saw it (for `status`; never a reason to fence).
-  std::map<std::string, ServiceDown> services_down_;
+  // (node, source) → a live node whose checked service does not answer, since the first cycle
+  // that saw it (for `status`; never a reason to fence). Looked up by views: every observation
+  // of every cycle is checked against it.
+  struct NodeSourceLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+    }
+  };
+  std::map<std::pair<std::string, std::string>, ServiceDown, NodeSourceLess> services_down_;
   // Guards. Whether each reference monitor's poll succeeded in the last cycle.
   std::map<const Monitor*, bool> monitor_answered_;
   int isolated_cycles_ = 0;  // consecutive cycles that found the controller cut off

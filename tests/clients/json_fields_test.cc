@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 namespace fdr::http {
 namespace {
 
@@ -82,6 +86,79 @@ TEST(JsonFieldsTest, ParseJsonRejectsMalformedAndEmptyBodies) {
   ASSERT_FALSE(empty);
   EXPECT_EQ(empty.error().code, ErrorCode::kCorruption);
   EXPECT_TRUE(parseJson(R"({"a": 1})", "GET /x"));
+}
+
+// forEachElement: the elements of one array of the root, each its own tree, in order.
+struct Seen {
+  std::vector<Json> elements;
+  std::vector<size_t> indexes;
+};
+
+Status collect(std::string_view body, Seen& seen, size_t stop_at = SIZE_MAX) {
+  return forEachElement(body, "nova GET /os-services", "services",
+                        [&](const Json& element, size_t i) -> Status {
+                          if (i == stop_at) {
+                            return fail(ErrorCode::kCorruption, "element " + std::to_string(i));
+                          }
+                          seen.elements.push_back(element);
+                          seen.indexes.push_back(i);
+                          return {};
+                        });
+}
+
+TEST(JsonFieldsTest, ForEachElementGivesEachElementOfTheArrayAsItsOwnTree) {
+  Seen seen;
+  const Status read = collect(R"({"before": {"services": [1, {"deep": [2]}], "x": null},
+      "services": [{"host": "c1", "nested": {"a": [1, {"b": "two"}], "c": 1.5}},
+                   {"host": "c2", "list": [[], {}], "t": true, "n": null}, 7, "s", null, []],
+      "after": [{"services": 1}]})",
+                              seen);
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(seen.elements.size(), 6U);
+  EXPECT_EQ(seen.elements[0],
+            Json::parse(R"({"host": "c1", "nested": {"a": [1, {"b": "two"}], "c": 1.5}})"));
+  EXPECT_EQ(seen.elements[1],
+            Json::parse(R"({"host": "c2", "list": [[], {}], "t": true, "n": null})"));
+  EXPECT_EQ(seen.elements[2], Json(7));
+  EXPECT_EQ(seen.elements[3], Json("s"));
+  EXPECT_TRUE(seen.elements[4].is_null());
+  EXPECT_EQ(seen.elements[5], Json::array());
+  EXPECT_EQ(seen.indexes, (std::vector<size_t>{0, 1, 2, 3, 4, 5}));
+
+  Seen empty;
+  ASSERT_TRUE(collect(R"({"services": []})", empty));
+  EXPECT_TRUE(empty.elements.empty());
+}
+
+TEST(JsonFieldsTest, ForEachElementNamesWhatIsWrongWithTheDocument) {
+  const auto message = [](std::string_view body) {
+    Seen seen;
+    const Status read = collect(body, seen);
+    EXPECT_FALSE(read);
+    return read ? std::string() : read.error().message;
+  };
+  EXPECT_EQ(message(R"({"other": []})"), "nova GET /os-services: field 'services' is missing");
+  EXPECT_EQ(message(R"({"services": null})"), "nova GET /os-services: field 'services' is null");
+  EXPECT_EQ(message(R"({"services": {"a": 1}})"),
+            "nova GET /os-services: field 'services' has type object, expected array");
+  EXPECT_EQ(message(R"({"services": "x"})"),
+            "nova GET /os-services: field 'services' has type string, expected array");
+  EXPECT_EQ(message(R"([{"services": []}])"),
+            "nova GET /os-services: the response has type array, expected object");
+  EXPECT_EQ(message("42"), "nova GET /os-services: the response has type integer, expected object");
+  EXPECT_EQ(message(""), "nova GET /os-services: empty response body, expected JSON");
+  EXPECT_EQ(message(R"({"services": [{"host": "c1"}, {"host": )"),
+            "nova GET /os-services: malformed JSON in the response (39 bytes, starting "
+            "'{\"services\": [{\"host\": \"c1\"}, {\"host\": ')");
+  EXPECT_NE(message("<html>Bad Gateway</html>").find("malformed JSON"), std::string::npos);
+}
+
+TEST(JsonFieldsTest, ForEachElementStopsAtTheFirstErrorOfTheCallback) {
+  Seen seen;
+  const Status read = collect(R"({"services": [{"a": 1}, {"a": 2}, {"a": 3}]})", seen, 1);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().message, "element 1");
+  EXPECT_EQ(seen.elements.size(), 1U);
 }
 
 TEST(JsonFieldsTest, DumpJsonReportsInvalidUtf8InsteadOfThrowing) {

@@ -424,6 +424,27 @@ TEST_F(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
   EXPECT_TRUE(results[2].refused || results[2].health == Health::kUnknown) << results[2].detail;
 }
 
+// Plain dotted quads are read without getaddrinfo; the other numeric forms it knows still work.
+TEST_F(ProbeMonitorTest, TheShortNumericFormsGetaddrinfoReadsStillWork) {
+  Listener up("127.0.0.1", 0);
+  ASSERT_TRUE(up.error().empty()) << up.error();
+  const std::vector<ProbeTarget> targets{{"127.0.0.1", up.port()},
+                                         {"127.1", up.port()},
+                                         {"127.0.0.1", 1},
+                                         {"127.1", 1},
+                                         {"127.0.0.256", 1}};
+  auto results = probeAll(targets, 500ms);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
+  EXPECT_FALSE(results[0].refused);
+  EXPECT_EQ(results[1].health, Health::kUp) << results[1].detail;
+  EXPECT_FALSE(results[1].refused);
+  EXPECT_TRUE(results[2].refused) << results[2].detail;
+  EXPECT_TRUE(results[3].refused) << results[3].detail;
+  EXPECT_EQ(results[4].health, Health::kUnknown);
+  EXPECT_NE(results[4].detail.find("not a numeric IP address"), std::string::npos);
+}
+
 TEST(ProbeAddressTest, FollowsTheInventoryKeys) {
   Node n = node("n", "10.0.0.1", {{"storage-addr", "10.1.0.1"}});
   EXPECT_EQ(probeAddress(n, "mgmt"), "10.0.0.1");

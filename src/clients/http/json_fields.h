@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +27,16 @@ using Json = nlohmann::json;
 
 // The body parsed as JSON. Malformed or empty: kCorruption naming `what` (the request).
 [[nodiscard]] Result<Json> parseJson(std::string_view body, std::string_view what);
+
+// Reads the array under `key` of the body's root object one element at a time: `each` gets every
+// element (parsed on its own, with its index) as soon as it is read, so a document of 10,000
+// compute services never lives in memory as one tree. The root's other members are skipped
+// unparsed. Errors as parseJson's and FieldReader's (kCorruption naming `what`: malformed JSON,
+// a root that is not an object, `key` missing, null or not an array); the first error `each`
+// returns stops the reading and is returned.
+[[nodiscard]] Status forEachElement(std::string_view body, std::string_view what,
+                                    std::string_view key,
+                                    const std::function<Status(const Json&, size_t)>& each);
 
 // Serialises `doc`; invalid UTF-8 in a string is an error (kInvalidArgument), not an exception.
 [[nodiscard]] Result<std::string> dumpJson(const Json& doc, std::string_view what);

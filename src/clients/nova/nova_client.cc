@@ -375,36 +375,33 @@ Result<Json> NovaClient::getJson(const std::string& path, const http::QueryParam
 
 // --- services ---------------------------------------------------------------------------------
 
-Result<std::vector<ComputeService>> NovaClient::computeServices(const std::string& host) {
-  std::string what;
-  auto doc = getJson("os-services", {{"binary", kComputeBinary}, {"host", host}}, what);
-  if (!doc) return std::unexpected(doc.error());
-  FieldReader root(*doc, what);
-  const Json* list = root.array("services");
-  if (!root.ok()) return std::unexpected(root.error());
+Result<std::vector<ComputeService>> NovaClient::listComputeServices(const http::QueryParams& query,
+                                                                    const std::string* host) {
+  auto response = call(http::Method::kGet, "os-services", query, "");
+  auto n = negotiate();
+  const std::string what = "nova GET " + http::withQuery("/os-services", query) +
+                           (n ? " @" + n->version.str() : std::string());
+  if (!response) return std::unexpected(response.error());
   std::vector<ComputeService> out;
-  for (size_t i = 0; i < list->size(); ++i) {
-    auto s = parseService(list->at(i), what, "services[" + std::to_string(i) + "]");
-    if (!s) return std::unexpected(s.error());
-    if (s->host == host && s->binary == kComputeBinary) out.push_back(std::move(*s));
-  }
+  const Status read = http::forEachElement(
+      response->body, what, "services", [&](const http::Json& element, size_t i) -> Status {
+        auto s = parseService(element, what, "services[" + std::to_string(i) + "]");
+        if (!s) return std::unexpected(s.error());
+        if (s->binary == kComputeBinary && (host == nullptr || s->host == *host)) {
+          out.push_back(std::move(*s));
+        }
+        return {};
+      });
+  if (!read) return std::unexpected(read.error());
   return out;
 }
 
+Result<std::vector<ComputeService>> NovaClient::computeServices(const std::string& host) {
+  return listComputeServices({{"binary", kComputeBinary}, {"host", host}}, &host);
+}
+
 Result<std::vector<ComputeService>> NovaClient::allComputeServices() {
-  std::string what;
-  auto doc = getJson("os-services", {{"binary", kComputeBinary}}, what);
-  if (!doc) return std::unexpected(doc.error());
-  FieldReader root(*doc, what);
-  const Json* list = root.array("services");
-  if (!root.ok()) return std::unexpected(root.error());
-  std::vector<ComputeService> out;
-  for (size_t i = 0; i < list->size(); ++i) {
-    auto s = parseService(list->at(i), what, "services[" + std::to_string(i) + "]");
-    if (!s) return std::unexpected(s.error());
-    if (s->binary == kComputeBinary) out.push_back(std::move(*s));
-  }
-  return out;
+  return listComputeServices({{"binary", kComputeBinary}}, nullptr);
 }
 
 Result<ComputeService> NovaClient::computeService(const std::string& host) {

@@ -1,5 +1,6 @@
 #include "drivers/monitor/probe/probe_monitor.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -79,6 +80,43 @@ size_t defaultMaxOpen() {
   return soft > kReserve + 16 ? soft - kReserve : 16;
 }
 
+// The target's address as a socket address: inet_pton for plain IPv4 and IPv6 (no allocation:
+// tens of thousands a second at scale), getaddrinfo for the rest (an IPv6 scope, "fe80::1%eth0").
+bool numericAddress(const ProbeTarget& target, sockaddr_storage& out, socklen_t& length) {
+  const auto port = htons(static_cast<uint16_t>(target.port));
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (::inet_pton(AF_INET, target.address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = port;
+    length = sizeof(sockaddr_in);
+    return true;
+  }
+  out = {};
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (::inet_pton(AF_INET6, target.address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = port;
+    length = sizeof(sockaddr_in6);
+    return true;
+  }
+  out = {};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* info = nullptr;
+  const std::string service = std::to_string(target.port);
+  if (::getaddrinfo(target.address.c_str(), service.c_str(), &hints, &info) != 0 ||
+      info == nullptr || info->ai_addrlen > sizeof out) {
+    if (info != nullptr) ::freeaddrinfo(info);
+    return false;
+  }
+  std::memcpy(&out, info->ai_addr, info->ai_addrlen);
+  length = info->ai_addrlen;
+  ::freeaddrinfo(info);
+  return true;
+}
+
 class Prober {
  public:
   Prober(std::span<const ProbeTarget> targets, Duration timeout, size_t max_open)
@@ -146,7 +184,7 @@ class Prober {
         }
         return false;
       }
-      for (int e = 0; e < n; ++e) finish(static_cast<size_t>(events[e].data.u64));
+      for (int e = 0; e < n; ++e) finish(static_cast<size_t>(events[e].data.u64), events[e].events);
       if (n < capacity) return true;
       wait_ms = 0;
     }
@@ -165,21 +203,15 @@ class Prober {
   // are open; otherwise the probe is either pending or already has its result.
   bool start(size_t i) {
     const ProbeTarget& target = targets_[i];
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    addrinfo* info = nullptr;
-    const std::string port = std::to_string(target.port);
-    if (::getaddrinfo(target.address.c_str(), port.c_str(), &hints, &info) != 0 ||
-        info == nullptr) {
+    sockaddr_storage address{};
+    socklen_t address_length = 0;
+    if (!numericAddress(target, address, address_length)) {
       results_[i] = {Health::kUnknown, "not a numeric IP address: '" + target.address + "'"};
       return true;
     }
-    Fd fd(::socket(info->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+    Fd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
     if (fd.get() < 0) {
       const int error = errno;
-      ::freeaddrinfo(info);
       if ((error == EMFILE || error == ENFILE) && open_ > 0) {
         max_open_ = open_;  // the real limit: go in waves from now on
         return false;
@@ -187,9 +219,8 @@ class Prober {
       results_[i] = {Health::kUnknown, "cannot probe: socket: " + errnoText(error)};
       return true;
     }
-    const int rc = ::connect(fd.get(), info->ai_addr, info->ai_addrlen);
+    const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), address_length);
     const int error = rc == 0 ? 0 : errno;
-    ::freeaddrinfo(info);
     if (rc != 0 && error == EINPROGRESS) {
       epoll_event event{};
       event.events = EPOLLOUT;
@@ -208,11 +239,17 @@ class Prober {
     return true;
   }
 
-  void finish(size_t i) {
+  void finish(size_t i, uint32_t events) {
     if (sockets_[i].get() < 0) return;
     int error = 0;
-    socklen_t length = sizeof error;
-    if (::getsockopt(sockets_[i].get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+    // Writable without an error or a hang-up: connected (the common case, one syscall saved
+    // per probe). Otherwise the socket says why.
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0 || (events & EPOLLOUT) == 0) {
+      socklen_t length = sizeof error;
+      if (::getsockopt(sockets_[i].get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        error = errno;
+      }
+    }
     results_[i] = verdict(error);
     if (error == 0) resetOnClose(sockets_[i].get());
     close(i);
@@ -312,9 +349,11 @@ class ProbeMonitor final : public Monitor {
                                 .detail = std::move(detail),
                                 .service_down = results[i].refused && health == Health::kUp});
     }
-    last_probe_ = now;
-    last_nodes_ = nodes.size();
-    last_ = out;
+    if (interval_.count() > 0) {  // repeated until the next probe
+      last_probe_ = now;
+      last_nodes_ = nodes.size();
+      last_ = out;
+    }
     return out;
   }
 
