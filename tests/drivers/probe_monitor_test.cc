@@ -116,6 +116,36 @@ TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   EXPECT_NE(restarting.detail.find("service does not"), std::string::npos) << restarting.detail;
 }
 
+// The batch's end (the poll's deadline) stops what has not finished: unknown, never down, since
+// only a probe that waited its whole timeout says the node did not answer.
+TEST_F(ProbeMonitorTest, WhatTheBatchsEndCutsShortIsUnknownNeverDown) {
+  Listener listener("127.0.0.2", 0);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
+  ASSERT_TRUE(crashed.ok()) << crashed.error();
+  const std::vector<ProbeTarget> targets{{"127.0.0.2", listener.port()},
+                                         {"127.0.0.4", listener.port()}};
+  auto results = probeAll(targets, 30s, 0, std::chrono::steady_clock::now() + 200ms);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
+  EXPECT_EQ(results[1].health, Health::kUnknown) << results[1].detail;
+  EXPECT_NE(results[1].detail.find("no answer yet when the poll's deadline came (after "),
+            std::string::npos)
+      << results[1].detail;
+  EXPECT_NE(results[1].detail.find(" ms of the 30000 ms timeout)"), std::string::npos)
+      << results[1].detail;
+
+  // An end already past: nothing starts, everything is unknown and says so.
+  results = probeAll(targets, 30s, 0, std::chrono::steady_clock::now());
+  ASSERT_EQ(results.size(), 2u);
+  for (const ProbeResult& r : results) {
+    EXPECT_EQ(r.health, Health::kUnknown) << r.detail;
+    EXPECT_EQ(r.detail,
+              "not probed: the poll's deadline came before this probe could start (0 of 2 "
+              "started)");
+  }
+}
+
 TEST_F(ProbeMonitorTest, AProbeIsCutShortToKeepThePollWithinItsDeadline) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -119,9 +120,11 @@ bool numericAddress(const ProbeTarget& target, sockaddr_storage& out, socklen_t&
 
 class Prober {
  public:
-  Prober(std::span<const ProbeTarget> targets, Duration timeout, size_t max_open)
+  Prober(std::span<const ProbeTarget> targets, Duration timeout, size_t max_open,
+         std::optional<SteadyTime> end)
       : targets_(targets),
         timeout_(timeout),
+        end_(end),
         max_open_(std::max<size_t>(1, max_open)),
         results_(targets.size()),
         sockets_(targets.size()) {}
@@ -137,6 +140,10 @@ class Prober {
     std::vector<epoll_event> events(std::min<size_t>(max_open_, 1024));
     size_t next = 0;
     while (true) {
+      if (end_ && std::chrono::steady_clock::now() >= *end_ && next < targets_.size()) {
+        notStarted(next);
+        next = targets_.size();
+      }
       // Connects go out in slices between reads of the completed ones, so that starting
       // thousands of them never leaves answers unread past their deadlines.
       for (size_t started = 0; next < targets_.size() && open_ < max_open_ && started < kStartSlice;
@@ -144,6 +151,7 @@ class Prober {
         if (!start(next)) break;  // out of descriptors: wait for open ones to finish
         ++next;
       }
+      settle();
       if (open_ == 0) {
         // With nothing open start() always records a result, so each slice makes progress.
         if (next >= targets_.size()) break;
@@ -151,8 +159,9 @@ class Prober {
       }
       // Wait for the first deadline, or not at all while there are connects left to start.
       const bool more_to_start = next < targets_.size() && open_ < max_open_;
-      const auto wait_until =
+      SteadyTime wait_until =
           more_to_start ? std::chrono::steady_clock::now() : firstDeadline().value_or(SteadyTime{});
+      if (end_) wait_until = std::min(wait_until, *end_);
       const auto wait = std::chrono::ceil<std::chrono::milliseconds>(
           wait_until - std::chrono::steady_clock::now());
       if (!drain(events, static_cast<int>(std::max<int64_t>(0, wait.count())), next)) break;
@@ -161,6 +170,7 @@ class Prober {
       const SteadyTime checked = std::chrono::steady_clock::now();
       if (!drain(events, 0, next)) break;
       expire(checked);
+      if (end_ && checked >= *end_ && open_ > 0) cutShort();
     }
     return std::move(results_);
   }
@@ -222,21 +232,44 @@ class Prober {
     const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), address_length);
     const int error = rc == 0 ? 0 : errno;
     if (rc != 0 && error == EINPROGRESS) {
-      epoll_event event{};
-      event.events = EPOLLOUT;
-      event.data.u64 = i;
-      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &event) != 0) {
-        results_[i] = {Health::kUnknown, "cannot probe: epoll_ctl: " + errnoText(errno)};
-        return true;
-      }
       sockets_[i] = std::move(fd);
       deadlines_.emplace_back(std::chrono::steady_clock::now() + timeout_, i);
+      fresh_.push_back(i);
       ++open_;
       return true;
     }
     if (error == 0) resetOnClose(fd.get());
     results_[i] = verdict(error);
     return true;
+  }
+
+  // The connects of the slice just started: those already answered (on a LAN or loopback most
+  // answer while the slice is being started) are read with one poll(); only the others are
+  // watched through epoll. Saves an epoll_ctl and the epoll bookkeeping per probe.
+  void settle() {
+    polled_.clear();
+    for (const size_t i : fresh_) polled_.push_back({sockets_[i].get(), POLLOUT, 0});
+    const int ready = polled_.empty() ? 0 : ::poll(polled_.data(), polled_.size(), 0);
+    for (size_t k = 0; k < fresh_.size(); ++k) {
+      const size_t i = fresh_[k];
+      const short revents = ready > 0 ? polled_[k].revents : short{0};
+      if (revents != 0) {
+        uint32_t events = 0;
+        if ((revents & POLLOUT) != 0) events |= EPOLLOUT;
+        if ((revents & POLLERR) != 0) events |= EPOLLERR;
+        if ((revents & POLLHUP) != 0) events |= EPOLLHUP;
+        finish(i, events);
+        continue;
+      }
+      epoll_event event{};
+      event.events = EPOLLOUT;
+      event.data.u64 = i;
+      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sockets_[i].get(), &event) != 0) {
+        results_[i] = {Health::kUnknown, "cannot probe: epoll_ctl: " + errnoText(errno)};
+        close(i);
+      }
+    }
+    fresh_.clear();
   }
 
   void finish(size_t i, uint32_t events) {
@@ -275,6 +308,29 @@ class Prober {
     }
   }
 
+  // The batch's end came before probes [from, size) could start.
+  void notStarted(size_t from) {
+    const std::string why = "not probed: the poll's deadline came before this probe could start (" +
+                            std::to_string(from) + " of " + std::to_string(targets_.size()) +
+                            " started)";
+    for (size_t i = from; i < targets_.size(); ++i) results_[i] = {Health::kUnknown, why};
+  }
+
+  // The batch's end came while probes were still waiting (before their own timeout).
+  void cutShort() {
+    const SteadyTime now = std::chrono::steady_clock::now();
+    for (const auto& [deadline, i] : deadlines_) {
+      if (sockets_[i].get() < 0) continue;
+      const auto waited =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - (deadline - timeout_));
+      results_[i] = {Health::kUnknown, "no answer yet when the poll's deadline came (after " +
+                                           std::to_string(waited.count()) + " ms of the " +
+                                           std::to_string(timeout_.count()) + " ms timeout)"};
+      close(i);
+    }
+    deadlines_.clear();
+  }
+
   void close(size_t i) {
     // Closing the descriptor removes it from the epoll set.
     sockets_[i].reset();
@@ -283,10 +339,13 @@ class Prober {
 
   std::span<const ProbeTarget> targets_;
   Duration timeout_;
+  std::optional<SteadyTime> end_;
   size_t max_open_;
   std::vector<ProbeResult> results_;
   std::vector<Fd> sockets_;
   std::deque<std::pair<SteadyTime, size_t>> deadlines_;
+  std::vector<size_t> fresh_;   // started in this slice, not yet answered nor watched
+  std::vector<pollfd> polled_;  // settle()'s poll set
   size_t open_ = 0;
   Fd epoll_;
 };
@@ -322,15 +381,20 @@ class ProbeMonitor final : public Monitor {
     // The poll keeps to its deadline (the engine's poll timeout): a probe that would outlast it
     // is cut short and counts as no answer. Otherwise one dead host (whose probe waits the whole
     // `timeout`) would make the whole poll miss its deadline, every node's sources unknown.
+    // At scale the connects themselves take time (20,000 of them on a busy machine can take
+    // longer than a 1 s poll): the batch ends at the deadline too, and what it could not finish
+    // is unknown, so the poll still answers for the rest.
     Duration timeout = timeout_;
+    std::optional<SteadyTime> end;
     if (const auto left = CallDeadline::remaining()) {
       const Duration margin = std::min<Duration>(Duration(50), *left / 10);
       timeout = std::min(timeout, *left - margin);
       if (timeout.count() <= 0) {
         return fail(ErrorCode::kTimedOut, "probe monitor: no time left in the poll's deadline");
       }
+      end = std::chrono::steady_clock::now() + (*left - margin);
     }
-    std::vector<ProbeResult> results = probeAll(targets, timeout);
+    std::vector<ProbeResult> results = probeAll(targets, timeout, 0, end);
     const TimePoint at = clock_.now();
     std::vector<Observation> out;
     out.reserve(results.size());
@@ -380,8 +444,8 @@ bool validName(const std::string& name) {
 }  // namespace
 
 std::vector<ProbeResult> probeAll(std::span<const ProbeTarget> targets, Duration timeout,
-                                  size_t max_open) {
-  return Prober(targets, timeout, max_open == 0 ? defaultMaxOpen() : max_open).run();
+                                  size_t max_open, std::optional<SteadyTime> end) {
+  return Prober(targets, timeout, max_open == 0 ? defaultMaxOpen() : max_open, end).run();
 }
 
 std::string probeAddress(const Node& node, const std::string& network) {

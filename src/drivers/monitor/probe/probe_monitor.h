@@ -23,6 +23,8 @@
 // `interval` of the last probe returns its observations again instead of probing.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,11 +45,16 @@ struct ProbeResult {
   bool refused = false;  // refused or reset: the node's kernel answered, its service did not
 };
 
-// Connects to every target at once and waits at most `timeout` for each. `max_open` bounds the
-// sockets open at a time (0: derived from RLIMIT_NOFILE). Never fails as a whole: a probe that
-// cannot be made is kUnknown with the reason.
-std::vector<ProbeResult> probeAll(std::span<const ProbeTarget> targets, Duration timeout,
-                                  size_t max_open = 0);
+// Connects to every target at once and waits at most `timeout` for each, from its own start.
+// `max_open` bounds the sockets open at a time (0: derived from RLIMIT_NOFILE). Never fails as
+// a whole: a probe that cannot be made is kUnknown with the reason.
+//
+// `end` (optional) is when the whole batch must be over (the poll's deadline): no connect starts
+// after it, and at it every probe still waiting is cut short. Those are kUnknown, never kDown:
+// only a probe that waited its whole `timeout` says the node did not answer.
+std::vector<ProbeResult> probeAll(
+    std::span<const ProbeTarget> targets, Duration timeout, size_t max_open = 0,
+    std::optional<std::chrono::steady_clock::time_point> end = std::nullopt);
 
 // The address of `node` on `network` per the rules above; empty when it has none.
 std::string probeAddress(const Node& node, const std::string& network);
