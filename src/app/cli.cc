@@ -90,6 +90,12 @@ struct Loaded {
   Pipeline pipeline;
 };
 
+// The inventory the drivers already read (through their DriverContext), for the engine too:
+// one copy in memory. Not owned: `loaded` outlives the engine.
+std::shared_ptr<const std::vector<Node>> sharedInventory(const Loaded& loaded) {
+  return {std::shared_ptr<const void>(), &loaded.config.nodes};
+}
+
 // Config, registry and drivers; nullptr on error (printed).
 std::unique_ptr<Loaded> loadAll(const Globals& globals, Clock& clock) {
   auto cfg = loadConfig(globals);
@@ -192,7 +198,7 @@ int cmdRun(const Globals& globals) {
   // progress has returned.
   core::ThreadPoolExecutor executor(laneSizes(loaded->config));
   core::Engine engine(policyFrom(loaded->config), loaded->pipeline.drivers(), **journal, clock,
-                      loaded->config.nodes, executor);
+                      sharedInventory(*loaded), executor);
   if (auto resumed = engine.resume(); !resumed) {
     spdlog::critical("{}", resumed.error().message);
     return kExitRuntime;
@@ -229,8 +235,8 @@ int cmdCheck(const Globals& globals, bool dry_run) {
     journal = std::move(*opened);
   }
   core::ThreadPoolExecutor executor(laneSizes(loaded->config));
-  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock, loaded->config.nodes,
-                      executor);
+  core::Engine engine(policyFrom(loaded->config), drivers, *journal, clock,
+                      sharedInventory(*loaded), executor);
   if (auto resumed = engine.resume(); !resumed) {
     std::cerr << "error: " << resumed.error().message << "\n";
     return kExitRuntime;

@@ -11,15 +11,22 @@ Detector::NodeState& Detector::node(const std::string& name) {
   return it->second;
 }
 
+uint32_t Detector::sourceIndex(const std::string& source) {
+  auto it = std::find(source_names_.begin(), source_names_.end(), source);
+  if (it != source_names_.end()) return static_cast<uint32_t>(it - source_names_.begin());
+  source_names_.push_back(source);
+  return static_cast<uint32_t>(source_names_.size() - 1);
+}
+
 void Detector::update(TimePoint now, const std::vector<Observation>& observations) {
   const uint64_t update = ++updates_;
   for (const Observation& obs : observations) {
+    const uint32_t source = sourceIndex(obs.source);
     std::vector<SourceState>& sources = node(obs.node).sources;
     auto state = std::find_if(sources.begin(), sources.end(),
-                              [&](const SourceState& s) { return s.source == obs.source; });
+                              [&](const SourceState& s) { return s.source == source; });
     if (state == sources.end()) {
-      sources.push_back(
-          SourceState{.source = obs.source, .health = Health::kUnknown, .since = now});
+      sources.push_back(SourceState{.source = source, .health = Health::kUnknown, .since = now});
       state = sources.end() - 1;
     }
     state->seen = update;

@@ -63,7 +63,7 @@ class Detector {
 
  private:
   struct SourceState {
-    std::string source;
+    uint32_t source = 0;  // its index in source_names_
     Health health = Health::kUnknown;
     TimePoint since;
     uint64_t seen = 0;  // the update that last reported it
@@ -80,10 +80,12 @@ class Detector {
   // Counts only: the name is left to the callers that need it (most do not).
   [[nodiscard]] NodeVerdict judge(const NodeState& node, TimePoint now) const;
   NodeState& node(const std::string& name);
+  uint32_t sourceIndex(const std::string& source);
 
   DetectorPolicy policy_;
   std::map<std::string, NodeState, std::less<>> nodes_;       // sorted by name
   std::unordered_map<std::string_view, NodeState*> by_name_;  // keys view nodes_' keys
+  std::vector<std::string> source_names_;  // the few source names, each held once
   uint64_t updates_ = 0;
 };
 

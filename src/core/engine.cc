@@ -28,14 +28,19 @@ std::vector<std::string> hostnames(const std::vector<Node>& nodes) {
 
 Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
                std::vector<Node> nodes, Executor& executor)
+    : Engine(std::move(policy), std::move(drivers), journal, clock,
+             std::make_shared<const std::vector<Node>>(std::move(nodes)), executor) {}
+
+Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
+               std::shared_ptr<const std::vector<Node>> nodes, Executor& executor)
     : policy_(std::move(policy)),
       drivers_(std::move(drivers)),
       journal_(journal),
       clock_(clock),
-      nodes_(std::move(nodes)),
+      shared_nodes_(std::move(nodes)),
+      nodes_(*shared_nodes_),
       calls_(executor, clock),
-      cycle_(calls_, drivers_.monitors, drivers_.isolation,
-             std::make_shared<const std::vector<Node>>(nodes_), policy_.poll_interval,
+      cycle_(calls_, drivers_.monitors, drivers_.isolation, shared_nodes_, policy_.poll_interval,
              policy_.poll_timeout),
       outbox_(calls_, journal, clock, drivers_.notifiers,
               OutboxPolicy{.timeout = policy_.notify_timeout,

@@ -16,9 +16,11 @@
 // that stopped, not the hosts: nova/heartbeat goes unknown for all. Nova unreachable: poll() fails.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "clients/nova/nova_client.h"
@@ -46,9 +48,11 @@ class NovaServiceJudge {
     TimePoint first_seen;
     TimePoint changed;      // when updated_at last changed (first_seen until it does)
     bool advanced = false;  // updated_at has changed at least once while watched
+    uint64_t listed = 0;    // the judgement that last saw the host listed
   };
   Duration timeout_;
-  std::map<std::string, Beat> beats_;  // by host
+  std::unordered_map<std::string, Beat> beats_;  // by host
+  uint64_t judgements_ = 0;
 };
 
 Status registerNovaMonitor(Registry& registry);
