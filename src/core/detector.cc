@@ -83,16 +83,6 @@ NodeVerdict Detector::judge(const NodeState& node, TimePoint now) const {
   return verdict;
 }
 
-std::vector<NodeVerdict> Detector::verdicts(TimePoint now) const {
-  std::vector<NodeVerdict> out;
-  out.reserve(nodes_.size());
-  for (const auto& [name, node] : nodes_) {
-    out.push_back(judge(node, now));
-    out.back().node = name;
-  }
-  return out;
-}
-
 std::optional<NodeVerdict> Detector::verdict(std::string_view name, TimePoint now) const {
   auto it = nodes_.find(name);
   if (it == nodes_.end()) return std::nullopt;

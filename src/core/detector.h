@@ -49,8 +49,6 @@ class Detector {
   // seen before and missing now becomes unknown.
   void update(TimePoint now, const std::vector<Observation>& observations);
 
-  // Every node with an opinion from at least one source, sorted by name.
-  [[nodiscard]] std::vector<NodeVerdict> verdicts(TimePoint now) const;
   // One node's verdict; nullopt for a node no source has reported.
   [[nodiscard]] std::optional<NodeVerdict> verdict(std::string_view node, TimePoint now) const;
   [[nodiscard]] std::set<std::string> failedNodes(TimePoint now) const;

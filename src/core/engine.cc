@@ -218,15 +218,12 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
       continue;
     }
     auto it = services_down_.find(key);
-    const bool first = it == services_down_.end();
-    if (first) {
+    if (it == services_down_.end()) {
       it = services_down_
                .emplace(std::pair{o.node, o.source},
                         ServiceDown{
                             .node = o.node, .source = o.source, .detail = o.detail, .since = now})
                .first;
-    }
-    if (first) {
       spdlog::warn("node {} is up but its service does not answer ({}: {}); not a failure", o.node,
                    o.source, o.detail);
     }
