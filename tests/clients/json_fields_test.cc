@@ -94,7 +94,7 @@ struct Seen {
   std::vector<size_t> indexes;
 };
 
-Status collect(std::string_view body, Seen& seen, size_t stop_at = SIZE_MAX) {
+Status collect(const std::string& body, Seen& seen, size_t stop_at = SIZE_MAX) {
   return forEachElement(body, "nova GET /os-services", "services",
                         [&](const Json& element, size_t i) -> Status {
                           if (i == stop_at) {
@@ -131,7 +131,7 @@ TEST(JsonFieldsTest, ForEachElementGivesEachElementOfTheArrayAsItsOwnTree) {
 }
 
 TEST(JsonFieldsTest, ForEachElementNamesWhatIsWrongWithTheDocument) {
-  const auto message = [](std::string_view body) {
+  const auto message = [](const std::string& body) {
     Seen seen;
     const Status read = collect(body, seen);
     EXPECT_FALSE(read);
@@ -151,6 +151,15 @@ TEST(JsonFieldsTest, ForEachElementNamesWhatIsWrongWithTheDocument) {
             "nova GET /os-services: malformed JSON in the response (39 bytes, starting "
             "'{\"services\": [{\"host\": \"c1\"}, {\"host\": ')");
   EXPECT_NE(message("<html>Bad Gateway</html>").find("malformed JSON"), std::string::npos);
+  // The root's other members and what follows the root are checked too.
+  EXPECT_NE(message(R"({"services": [], "links": [tru]})").find("malformed JSON"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"links": {"a": 1,}, "services": []})").find("malformed JSON"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"services": [{"a": 1}]} {"more": 1})").find("malformed JSON"),
+            std::string::npos);
+  EXPECT_NE(message(R"({"services": [{"a": "bad \x escape"}]})").find("malformed JSON"),
+            std::string::npos);
 }
 
 TEST(JsonFieldsTest, ForEachElementStopsAtTheFirstErrorOfTheCallback) {

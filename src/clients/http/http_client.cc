@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <mutex>
@@ -70,6 +71,19 @@ size_t writeBody(char* data, size_t size, size_t count, void* user) {
   if (attempt->body.size() + n > attempt->max_bytes) {
     attempt->too_large = true;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  if (attempt->body.empty()) {
+    // One allocation of the announced size (a 2 MB os-services document would otherwise be
+    // grown by doubling, up to twice its size, copied at each step), plus the parsers' padding.
+    if (auto length = attempt->headers.find("content-length"); length != attempt->headers.end()) {
+      size_t announced = 0;
+      const std::string& text = length->second;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), announced);
+      if (error == std::errc() && end == text.data() + text.size() &&
+          announced <= attempt->max_bytes) {
+        attempt->body.reserve(announced + kBodyPadding);
+      }
+    }
   }
   attempt->body.append(data, n);
   return n;

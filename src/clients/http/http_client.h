@@ -36,6 +36,11 @@
 
 namespace fdr::http {
 
+// Spare bytes the client keeps allocated after a response body it read with a Content-Length
+// (the body is reserved at its full size, never grown by doubling): a JSON parser that reads in
+// 64-byte blocks (simdjson) can then read the body in place, without copying it.
+inline constexpr size_t kBodyPadding = 64;
+
 enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete };
 std::string_view toString(Method m);
 

@@ -1,5 +1,9 @@
 #include "clients/http/json_fields.h"
 
+#include <simdjson.h>
+
+#include "clients/http/http_client.h"
+
 namespace fdr::http {
 
 namespace {
@@ -32,144 +36,248 @@ namespace {
 
 // nlohmann's SAX interface: the root object's members are skipped, except the array under
 // `key_`, whose elements are each built as a small tree and handed to `each_`.
+namespace od = simdjson::ondemand;
+
+static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING,
+              "the HTTP client's spare bytes let simdjson read "
+              "a response in place");
+
+// Reads one root member's array through simdjson's On-Demand API, element by element: each
+// element is built as its own small tree for `each` (the readers of fields take nlohmann trees),
+// every other member is walked without being kept, so the whole document is still checked.
 class ElementReader {
  public:
   ElementReader(std::string_view what, std::string_view key,
                 const std::function<Status(const Json&, size_t)>& each)
       : what_(what), key_(key), each_(each) {}
 
-  bool null() { return value(Json()); }
-  bool boolean(bool v) { return value(Json(v)); }
-  bool number_integer(Json::number_integer_t v) { return value(Json(v)); }
-  bool number_unsigned(Json::number_unsigned_t v) { return value(Json(v)); }
-  bool number_float(Json::number_float_t v, const std::string& /*text*/) { return value(Json(v)); }
-  bool string(std::string& v) { return value(Json(std::move(v))); }
-  bool binary(Json::binary_t& /*v*/) { return value(Json()); }
-  bool start_object(std::size_t /*size*/) { return open(Json::object()); }
-  bool start_array(std::size_t /*size*/) { return open(Json::array()); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
-  bool key(std::string& k) {
-    if (depth_ == 1) {
-      member_ = k == key_ ? Member::kArray : Member::kOther;
-    } else if (!building_.empty()) {
-      key_of_next_ = std::move(k);
+  // The first simdjson error is malformed JSON; ours are kept in error_.
+  simdjson::error_code read(od::document& doc) {
+    od::json_type type{};
+    if (auto e = doc.type().get(type)) return e;
+    if (type != od::json_type::object) {
+      std::string name;
+      if (auto e = scalarOrContainerName(doc, type, name)) return e;
+      failWith("the response has type " + name + ", expected object");
+      return simdjson::SUCCESS;
     }
-    return true;
-  }
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
-                   const nlohmann::detail::exception& /*e*/) {
-    syntax_error_ = true;
-    return false;
+    od::object root;
+    if (auto e = doc.get_object().get(root)) return e;
+    for (auto member : root) {
+      od::field field;
+      if (auto e = std::move(member).get(field)) return e;
+      std::string_view name;
+      if (auto e = field.unescaped_key().get(name)) return e;
+      od::value value = field.value();
+      if (name != key_) {
+        if (auto e = walk(value)) return e;
+        continue;
+      }
+      found_ = true;
+      if (auto e = value.type().get(type)) return e;
+      if (type != od::json_type::array) {
+        std::string kind = "is null";
+        if (type != od::json_type::null) {
+          if (auto e = scalarOrContainerName(value, type, kind)) return e;
+          kind = "has type " + kind + ", expected array";
+        }
+        failWith("field '" + std::string(key_) + "' " + kind);
+        return simdjson::SUCCESS;
+      }
+      od::array array;
+      if (auto e = value.get_array().get(array)) return e;
+      for (auto item : array) {
+        od::value element;
+        if (auto e = std::move(item).get(element)) return e;
+        Json tree;
+        if (auto e = build(element, tree)) return e;
+        if (Status done = each_(tree, index_++); !done) {
+          error_ = done.error();
+          return simdjson::SUCCESS;
+        }
+      }
+    }
+    // Anything after the root object (the location is in bounds) is not JSON.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return simdjson::TRAILING_CONTENT;
+    }
+    return simdjson::SUCCESS;
   }
 
-  [[nodiscard]] bool syntaxError() const { return syntax_error_; }
   [[nodiscard]] const std::optional<Error>& error() const { return error_; }
   [[nodiscard]] bool found() const { return found_; }
 
  private:
-  enum class Member { kNone, kOther, kArray };
-
-  std::string field() const { return "field '" + std::string(key_) + "' "; }
-
-  bool failWith(std::string message) {
+  void failWith(std::string message) {
     error_ = Error{ErrorCode::kCorruption, std::string(what_) + ": " + std::move(message), false};
-    return false;
   }
 
-  // Where a value starts: the root, a member of the root, an element, or inside an element.
-  bool value(Json v) {
-    if (depth_ == 0)
-      return failWith("the response has type " + std::string(typeName(v)) + ", expected object");
-    if (depth_ == 1) {
-      if (member_ != Member::kArray) return true;  // another member: skipped
-      found_ = true;
-      return failWith(
-          field() +
-          (v.is_null() ? "is null" : "has type " + std::string(typeName(v)) + ", expected array"));
+  // The type name typeName() gives for the same value ("integer" or "number" for numbers).
+  template <typename V>
+  static simdjson::error_code scalarOrContainerName(V& value, od::json_type type,
+                                                    std::string& name) {
+    switch (type) {
+      case od::json_type::array: name = "array"; return simdjson::SUCCESS;
+      case od::json_type::object: name = "object"; return simdjson::SUCCESS;
+      case od::json_type::string: name = "string"; return simdjson::SUCCESS;
+      case od::json_type::boolean: name = "boolean"; return simdjson::SUCCESS;
+      case od::json_type::null: name = "null"; return simdjson::SUCCESS;
+      case od::json_type::number: {
+        od::number_type number{};
+        if (auto e = value.get_number_type().get(number)) return e;
+        name = number == od::number_type::floating_point_number ? "number" : "integer";
+        return simdjson::SUCCESS;
+      }
     }
-    if (in_array_ && depth_ == 2) return deliver(std::move(v));
-    if (!building_.empty()) place(std::move(v));
-    return true;
+    return simdjson::INCORRECT_TYPE;
   }
 
-  bool open(Json container) {
-    const bool is_object = container.is_object();
-    if (depth_ == 0 && !is_object) {
-      return failWith("the response has type array, expected object");
+  // The value as an nlohmann tree (numbers as nlohmann would read them: signed, unsigned or
+  // floating point).
+  static simdjson::error_code build(od::value& value, Json& out) {
+    od::json_type type{};
+    if (auto e = value.type().get(type)) return e;
+    switch (type) {
+      case od::json_type::object: {
+        out = Json::object();
+        od::object object;
+        if (auto e = value.get_object().get(object)) return e;
+        for (auto member : object) {
+          od::field field;
+          if (auto e = std::move(member).get(field)) return e;
+          std::string_view name;
+          if (auto e = field.unescaped_key().get(name)) return e;
+          Json& slot = out[std::string(name)];
+          if (auto e = build(field.value(), slot)) return e;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::array: {
+        out = Json::array();
+        od::array array;
+        if (auto e = value.get_array().get(array)) return e;
+        for (auto item : array) {
+          od::value element;
+          if (auto e = std::move(item).get(element)) return e;
+          out.push_back(Json());
+          if (auto e = build(element, out.back())) return e;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::string: {
+        std::string_view text;
+        if (auto e = value.get_string().get(text)) return e;
+        out = std::string(text);
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::boolean: {
+        bool flag = false;
+        if (auto e = value.get_bool().get(flag)) return e;
+        out = flag;
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = value.is_null().get(is_null)) return e;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        out = nullptr;
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::number: return number(value, out);
     }
-    if (depth_ == 1 && member_ == Member::kArray) {
-      found_ = true;
-      if (is_object) return failWith(field() + "has type object, expected array");
-      in_array_ = true;
-    } else if (in_array_ && depth_ == 2) {
-      element_ = std::move(container);
-      building_.push_back(&element_);
-    } else if (!building_.empty()) {
-      building_.push_back(place(std::move(container)));
-    }
-    ++depth_;
-    return true;
+    return simdjson::INCORRECT_TYPE;
   }
 
-  bool close() {
-    --depth_;
-    if (!building_.empty()) {
-      building_.pop_back();
-      if (building_.empty()) return deliver(std::move(element_));
-    } else if (in_array_ && depth_ == 1) {
-      in_array_ = false;
-      member_ = Member::kNone;
+  static simdjson::error_code build(od::value&& value, Json& out) { return build(value, out); }
+
+  static simdjson::error_code number(od::value& value, Json& out) {
+    od::number_type kind{};
+    if (auto e = value.get_number_type().get(kind)) return e;
+    switch (kind) {
+      case od::number_type::signed_integer: {
+        int64_t n = 0;
+        if (auto e = value.get_int64().get(n)) return e;
+        out = n;
+        return simdjson::SUCCESS;
+      }
+      case od::number_type::unsigned_integer: {
+        uint64_t n = 0;
+        if (auto e = value.get_uint64().get(n)) return e;
+        out = n;
+        return simdjson::SUCCESS;
+      }
+      case od::number_type::floating_point_number: {
+        double n = 0;
+        if (auto e = value.get_double().get(n)) return e;
+        out = n;
+        return simdjson::SUCCESS;
+      }
     }
-    return true;
+    return simdjson::NUMBER_ERROR;
   }
 
-  // Adds v to the container being built; returns where it now lives.
-  Json* place(Json v) {
-    Json& parent = *building_.back();
-    if (parent.is_array()) {
-      parent.push_back(std::move(v));
-      return &parent.back();
+  // Reads a value to its end without keeping it (each scalar parsed, so it is checked).
+  static simdjson::error_code walk(od::value& value) {
+    Json ignored;
+    od::json_type type{};
+    if (auto e = value.type().get(type)) return e;
+    if (type == od::json_type::object) {
+      od::object object;
+      if (auto e = value.get_object().get(object)) return e;
+      for (auto member : object) {
+        od::field field;
+        if (auto e = std::move(member).get(field)) return e;
+        std::string_view name;
+        if (auto e = field.unescaped_key().get(name)) return e;
+        od::value inner = field.value();
+        if (auto e = walk(inner)) return e;
+      }
+      return simdjson::SUCCESS;
     }
-    Json& slot = parent[key_of_next_];
-    slot = std::move(v);
-    return &slot;
-  }
-
-  bool deliver(Json element) {
-    if (Status done = each_(element, index_++); !done) {
-      error_ = done.error();
-      return false;
+    if (type == od::json_type::array) {
+      od::array array;
+      if (auto e = value.get_array().get(array)) return e;
+      for (auto item : array) {
+        od::value element;
+        if (auto e = std::move(item).get(element)) return e;
+        if (auto e = walk(element)) return e;
+      }
+      return simdjson::SUCCESS;
     }
-    return true;
+    return build(value, ignored);
   }
 
   std::string_view what_;
   std::string_view key_;
   const std::function<Status(const Json&, size_t)>& each_;
-  int depth_ = 0;
-  Member member_ = Member::kNone;
-  bool in_array_ = false;
   bool found_ = false;
-  bool syntax_error_ = false;
-  std::vector<Json*> building_;  // the containers open inside the current element
-  Json element_;
-  std::string key_of_next_;
   size_t index_ = 0;
   std::optional<Error> error_;
 };
 
 }  // namespace
 
-Status forEachElement(std::string_view body, std::string_view what, std::string_view key,
+Status forEachElement(const std::string& body, std::string_view what, std::string_view key,
                       const std::function<Status(const Json&, size_t)>& each) {
   if (body.empty()) {
     return fail(ErrorCode::kCorruption, std::string(what) + ": empty response body, expected JSON");
   }
+  // simdjson reads past the end in blocks: a body with the HTTP client's spare bytes is read in
+  // place, any other is copied once.
+  std::optional<simdjson::padded_string> copy;
+  simdjson::padded_string_view input(body.data(), body.size(), body.capacity());
+  if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
+    copy.emplace(body);
+    input =
+        simdjson::padded_string_view(copy->data(), copy->size(), copy->size() + simdjson::SIMDJSON_PADDING);
+  }
+  od::parser parser;
+  od::document doc;
   ElementReader reader(what, key, each);
-  const bool complete = Json::sax_parse(body.begin(), body.end(), &reader);
+  simdjson::error_code error = parser.iterate(input).get(doc);
+  if (error == simdjson::SUCCESS) error = reader.read(doc);
   if (reader.error()) return std::unexpected(*reader.error());
-  if (!complete || reader.syntaxError()) return std::unexpected(malformed(body, what));
+  if (error != simdjson::SUCCESS) return std::unexpected(malformed(body, what));
   if (!reader.found()) {
     return fail(ErrorCode::kCorruption,
                 std::string(what) + ": field '" + std::string(key) + "' is missing");

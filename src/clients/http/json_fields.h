@@ -30,11 +30,13 @@ using Json = nlohmann::json;
 
 // Reads the array under `key` of the body's root object one element at a time: `each` gets every
 // element (parsed on its own, with its index) as soon as it is read, so a document of 10,000
-// compute services never lives in memory as one tree. The root's other members are skipped
-// unparsed. Errors as parseJson's and FieldReader's (kCorruption naming `what`: malformed JSON,
-// a root that is not an object, `key` missing, null or not an array); the first error `each`
-// returns stops the reading and is returned.
-[[nodiscard]] Status forEachElement(std::string_view body, std::string_view what,
+// compute services never lives in memory as one tree. The root's other members are read
+// (and so checked) without being kept. Errors as parseJson's and FieldReader's (kCorruption naming
+// `what`: malformed JSON, a root that is not an object, `key` missing, null or not an array); the
+// first error `each` returns stops the reading and is returned. Read with simdjson's On-Demand
+// parser: in place when `body` has kBodyPadding spare bytes of capacity (the HTTP client's bodies
+// do), else from one copy.
+[[nodiscard]] Status forEachElement(const std::string& body, std::string_view what,
                                     std::string_view key,
                                     const std::function<Status(const Json&, size_t)>& each);
 
