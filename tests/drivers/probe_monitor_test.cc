@@ -399,6 +399,74 @@ TEST_F(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
   EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
 }
 
+// Sockets are kept from one batch to the next (disconnected, then connected again): a kept
+// socket answers for its new target only. One that connected before does not make a node that
+// does not answer look up, nor one that was refused.
+TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
+  Listener live("127.0.0.2", 0);
+  ASSERT_TRUE(live.error().empty()) << live.error();
+  ProbeSockets sockets;
+  const std::vector<ProbeTarget> first = {{"127.0.0.2", live.port()}, {"127.0.0.3", live.port()}};
+  auto results = probeAll(first, 2s, 0, std::nullopt, &sockets);
+  ASSERT_EQ(results.size(), 2U);
+  EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
+  EXPECT_FALSE(results[0].refused);
+  EXPECT_TRUE(results[1].refused) << results[1].detail;
+  EXPECT_EQ(sockets.created(), 2U);
+  EXPECT_EQ(sockets.idle(), 2U);
+
+  // The accept queue full: SYNs are dropped, as from a dead host.
+  Listener full("127.0.0.5", 0, /*backlog=*/0);
+  ASSERT_TRUE(full.error().empty()) << full.error();
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(full.port()));
+    ::inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+    clients.push_back(fd);
+  }
+  const std::vector<ProbeTarget> silent = {{"127.0.0.5", full.port()}, {"127.0.0.5", full.port()}};
+  results = probeAll(silent, 200ms, 0, std::nullopt, &sockets);
+  for (const int fd : clients) ::close(fd);
+  ASSERT_EQ(results.size(), 2U);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.health, Health::kDown) << r.detail;
+    EXPECT_NE(r.detail.find("no answer within 200 ms"), std::string::npos) << r.detail;
+  }
+  EXPECT_EQ(sockets.created(), 2U) << "the kept sockets were not used";
+  EXPECT_EQ(sockets.idle(), 0U) << "a socket whose connect never completed is closed, not kept";
+
+  // Kept sockets reset the connections they made, as a close would: the service sees a reset.
+  results = probeAll(first, 2s, 0, std::nullopt, &sockets);
+  ASSERT_EQ(results.size(), 2U);
+  EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
+  EXPECT_TRUE(results[1].refused) << results[1].detail;
+  for (int n = 0; n < 2; ++n) {
+    const int accepted = ::accept(live.fd(), nullptr, nullptr);
+    ASSERT_GE(accepted, 0) << std::strerror(errno);
+    char byte = 0;
+    const ssize_t got = ::recv(accepted, &byte, 1, 0);
+    const int error = errno;
+    ::close(accepted);
+    EXPECT_EQ(got, -1) << "an orderly close (FIN) instead of a reset";
+    EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
+  }
+}
+
+TEST_F(ProbeMonitorTest, APoolKeepsNoMoreThanItsBound) {
+  Listener live("127.0.0.2", 0, 128);
+  ASSERT_TRUE(live.error().empty()) << live.error();
+  ProbeSockets sockets(/*max_idle=*/3);
+  const std::vector<ProbeTarget> targets(20, ProbeTarget{"127.0.0.2", live.port()});
+  const auto results = probeAll(targets, 2s, 0, std::nullopt, &sockets);
+  for (const auto& r : results) EXPECT_EQ(r.health, Health::kUp) << r.detail;
+  EXPECT_LE(sockets.idle(), 3U);
+  EXPECT_GE(sockets.idle(), 1U);
+}
+
 TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
   Listener listener("127.0.0.2", 0, 128);
   ASSERT_TRUE(listener.error().empty()) << listener.error();

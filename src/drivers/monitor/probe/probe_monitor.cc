@@ -67,6 +67,7 @@ class Fd {
     fd_ = -1;
   }
   [[nodiscard]] int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_;
@@ -121,13 +122,22 @@ bool numericAddress(const ProbeTarget& target, sockaddr_storage& out, socklen_t&
 class Prober {
  public:
   Prober(std::span<const ProbeTarget> targets, Duration timeout, size_t max_open,
-         std::optional<SteadyTime> end)
+         std::optional<SteadyTime> end, ProbeSockets& pool)
       : targets_(targets),
         timeout_(timeout),
         end_(end),
         max_open_(std::max<size_t>(1, max_open)),
         results_(targets.size()),
-        sockets_(targets.size()) {}
+        sockets_(targets.size()),
+        flags_(targets.size(), 0),
+        pool_(pool),
+        idle_(pool.borrow()) {}
+  Prober(const Prober&) = delete;
+  Prober& operator=(const Prober&) = delete;
+  ~Prober() {
+    pool_.countCreated(created_);
+    pool_.giveBack(std::move(idle_));
+  }
 
   std::vector<ProbeResult> run() {
     if (targets_.empty()) return {};
@@ -219,7 +229,9 @@ class Prober {
       results_[i] = {Health::kUnknown, "not a numeric IP address: '" + target.address + "'"};
       return true;
     }
-    Fd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+    const int family = address.ss_family;
+    if (family == AF_INET6) flags_[i] |= kIpv6;
+    Fd fd(takeSocket(family));
     if (fd.get() < 0) {
       const int error = errno;
       if ((error == EMFILE || error == ENFILE) && open_ > 0) {
@@ -238,9 +250,41 @@ class Prober {
       ++open_;
       return true;
     }
-    if (error == 0) resetOnClose(fd.get());
     results_[i] = verdict(error);
+    release(std::move(fd), family, error);
     return true;
+  }
+
+  // An idle socket of `family` from the pool, else a new one (-1 with errno when none).
+  int takeSocket(int family) {
+    std::vector<int>& idle = family == AF_INET6 ? idle_.v6 : idle_.v4;
+    if ((family == AF_INET || family == AF_INET6) && !idle.empty()) {
+      const int fd = idle.back();
+      idle.pop_back();
+      return fd;
+    }
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd >= 0) ++created_;
+    return fd;
+  }
+
+  // The end of a probe's socket (`error` its connect's outcome, 0 = connected). One that
+  // connected or was refused is disconnected and kept for the next probe (see ProbeSockets);
+  // any other, or one the pool has no room for, is closed, with a reset if it connected: nothing
+  // was said, so nothing is lost, and neither side keeps a TIME_WAIT socket (20,000 probes a
+  // second would pile up 1.2 million of them) or exchanges two more segments.
+  void release(Fd fd, int family, int error) {
+    const bool reusable = error == 0 || error == ECONNREFUSED || error == ECONNRESET;
+    if (reusable && (family == AF_INET || family == AF_INET6) &&
+        idle_.v4.size() + idle_.v6.size() < pool_.maxIdle()) {
+      sockaddr unspec{};
+      unspec.sa_family = AF_UNSPEC;
+      if (::connect(fd.get(), &unspec, sizeof unspec) == 0) {
+        (family == AF_INET6 ? idle_.v6 : idle_.v4).push_back(fd.release());
+        return;
+      }
+    }
+    if (error == 0) resetOnClose(fd.get());
   }
 
   // The connects of the slice just started: those already answered (on a LAN or loopback most
@@ -267,7 +311,9 @@ class Prober {
       if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sockets_[i].get(), &event) != 0) {
         results_[i] = {Health::kUnknown, "cannot probe: epoll_ctl: " + errnoText(errno)};
         close(i);
+        continue;
       }
+      flags_[i] |= kWatched;
     }
     fresh_.clear();
   }
@@ -284,13 +330,16 @@ class Prober {
       }
     }
     results_[i] = verdict(error);
-    if (error == 0) resetOnClose(sockets_[i].get());
-    close(i);
+    if ((flags_[i] & kWatched) != 0) {
+      // In the epoll set: closing it is what takes it out (no epoll_ctl to undo).
+      if (error == 0) resetOnClose(sockets_[i].get());
+      close(i);
+      return;
+    }
+    release(std::move(sockets_[i]), (flags_[i] & kIpv6) != 0 ? AF_INET6 : AF_INET, error);
+    --open_;
   }
 
-  // A connected probe is closed with a reset, not a FIN: nothing was said, so nothing is lost,
-  // and neither side keeps a TIME_WAIT socket (20,000 probes a second would pile up 1.2 million
-  // of them) or exchanges two more segments.
   static void resetOnClose(int fd) {
     const linger abort{.l_onoff = 1, .l_linger = 0};
     (void)::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
@@ -343,6 +392,12 @@ class Prober {
   size_t max_open_;
   std::vector<ProbeResult> results_;
   std::vector<Fd> sockets_;
+  static constexpr uint8_t kWatched = 1;  // in the epoll set
+  static constexpr uint8_t kIpv6 = 2;
+  std::vector<uint8_t> flags_;
+  ProbeSockets& pool_;
+  ProbeSockets::Idle idle_;  // borrowed from pool_ for this batch
+  size_t created_ = 0;
   std::deque<std::pair<SteadyTime, size_t>> deadlines_;
   std::vector<size_t> fresh_;   // started in this slice, not yet answered nor watched
   std::vector<pollfd> polled_;  // settle()'s poll set
@@ -394,7 +449,7 @@ class ProbeMonitor final : public Monitor {
       }
       end = std::chrono::steady_clock::now() + (*left - margin);
     }
-    std::vector<ProbeResult> results = probeAll(targets, timeout, 0, end);
+    std::vector<ProbeResult> results = probeAll(targets, timeout, 0, end, &sockets_);
     const TimePoint at = clock_.now();
     std::vector<Observation> out;
     out.reserve(results.size());
@@ -432,6 +487,7 @@ class ProbeMonitor final : public Monitor {
   std::optional<TimePoint> last_probe_;
   size_t last_nodes_ = 0;
   std::vector<Observation> last_;
+  ProbeSockets sockets_;  // kept between polls
 };
 
 bool validName(const std::string& name) {
@@ -443,9 +499,51 @@ bool validName(const std::string& name) {
 
 }  // namespace
 
+ProbeSockets::~ProbeSockets() {
+  for (const int fd : idle_.v4) ::close(fd);
+  for (const int fd : idle_.v6) ::close(fd);
+}
+
+ProbeSockets::Idle ProbeSockets::borrow() {
+  const std::lock_guard lock(mutex_);
+  return std::exchange(idle_, {});
+}
+
+void ProbeSockets::giveBack(Idle idle) {
+  const std::lock_guard lock(mutex_);
+  for (auto [from, to] : {std::pair{&idle.v4, &idle_.v4}, std::pair{&idle.v6, &idle_.v6}}) {
+    for (const int fd : *from) {
+      if (idle_.v4.size() + idle_.v6.size() < max_idle_) {
+        to->push_back(fd);
+      } else {
+        ::close(fd);
+      }
+    }
+  }
+}
+
+size_t ProbeSockets::idle() const {
+  const std::lock_guard lock(mutex_);
+  return idle_.v4.size() + idle_.v6.size();
+}
+
+size_t ProbeSockets::created() const {
+  const std::lock_guard lock(mutex_);
+  return created_;
+}
+
+void ProbeSockets::countCreated(size_t n) {
+  const std::lock_guard lock(mutex_);
+  created_ += n;
+}
+
 std::vector<ProbeResult> probeAll(std::span<const ProbeTarget> targets, Duration timeout,
-                                  size_t max_open, std::optional<SteadyTime> end) {
-  return Prober(targets, timeout, max_open == 0 ? defaultMaxOpen() : max_open, end).run();
+                                  size_t max_open, std::optional<SteadyTime> end,
+                                  ProbeSockets* sockets) {
+  std::optional<ProbeSockets> local;
+  if (sockets == nullptr) sockets = &local.emplace();
+  return Prober(targets, timeout, max_open == 0 ? defaultMaxOpen() : max_open, end, *sockets)
+      .run();
 }
 
 std::string probeAddress(const Node& node, const std::string& network) {
