@@ -268,8 +268,8 @@ Status forEachElement(const std::string& body, std::string_view what, std::strin
   simdjson::padded_string_view input(body.data(), body.size(), body.capacity());
   if (body.capacity() - body.size() < simdjson::SIMDJSON_PADDING) {
     copy.emplace(body);
-    input =
-        simdjson::padded_string_view(copy->data(), copy->size(), copy->size() + simdjson::SIMDJSON_PADDING);
+    input = simdjson::padded_string_view(copy->data(), copy->size(),
+                                         copy->size() + simdjson::SIMDJSON_PADDING);
   }
   od::parser parser;
   od::document doc;
