@@ -110,6 +110,10 @@ void printGuards(std::ostream& out, const GuardsReport& g) {
     out << fmt::format("SERVICE DOWN since {}: {} ({}): {}; the node answers, so it is up\n",
                        formatTime(d.since), d.node, d.source, d.detail);
   }
+  if (s.services_down_total > s.services_down.size()) {
+    out << fmt::format("SERVICE DOWN: {} more (the first {} are listed)\n",
+                       s.services_down_total - s.services_down.size(), s.services_down.size());
+  }
   for (const std::string& node : s.deferred) {
     out << "waiting for the next tick (fence cap): " << node << "\n";
   }
@@ -121,8 +125,9 @@ void addGuardsJson(nlohmann::json& doc, const GuardsReport& g) {
   doc["pause"] = g.pause ? core::toJson(*g.pause) : nlohmann::json(nullptr);
   const core::GuardState none;
   nlohmann::json guards = core::toJson(g.guards ? *g.guards : none);
-  for (const char* key : {"isolation", "isolated_since", "flapping", "deferred", "vetoes", "storm",
-                          "storm_since", "storm_window", "unprotected", "services_down"}) {
+  for (const char* key :
+       {"isolation", "isolated_since", "flapping", "deferred", "vetoes", "storm", "storm_since",
+        "storm_window", "unprotected", "services_down", "services_down_total"}) {
     doc[key] = std::move(guards[key]);
   }
   doc["pending_commands"] = nlohmann::json::array();

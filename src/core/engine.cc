@@ -214,7 +214,10 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
     if (o.operator_maintenance) operator_maintenance_[o.node] = o.source + ": " + o.detail;
     const std::pair<std::string_view, std::string_view> key{o.node, o.source};
     if (!o.service_down || o.health != Health::kUp) {
-      if (auto it = services_down_.find(key); it != services_down_.end()) services_down_.erase(it);
+      if (auto it = services_down_.find(key); it != services_down_.end()) {
+        services_down_.erase(it);
+        ++services_down_version_;
+      }
       continue;
     }
     auto it = services_down_.find(key);
@@ -226,8 +229,12 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
                .first;
       spdlog::warn("node {} is up but its service does not answer ({}: {}); not a failure", o.node,
                    o.source, o.detail);
+      ++services_down_version_;
     }
-    it->second.detail = o.detail;
+    if (it->second.detail != o.detail) {
+      it->second.detail = o.detail;
+      ++services_down_version_;
+    }
   }
   detector_.update(now, observations);
   const std::vector<std::string> recovered(recovered_nodes_.begin(), recovered_nodes_.end());

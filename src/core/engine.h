@@ -334,6 +334,17 @@ class Engine {
   bool isolation_alerted_ = false;                   // told about the current isolation episode
   TimePoint isolated_since_;
   std::optional<std::string> published_guards_;  // the "guards" setting as last read or written
+  // What published_guards_ was built from: the rest of the state as text, and the versions
+  // of the two lists that can hold an entry per node (unprotected nodes, services down). While
+  // they are the same the guards' state is not built again.
+  struct GuardsKey {
+    std::string small;
+    uint64_t readiness = 0;
+    uint64_t services_down = 0;
+    bool operator==(const GuardsKey&) const = default;
+  };
+  std::optional<GuardsKey> published_key_;
+  uint64_t services_down_version_ = 0;  // changes with any entry of services_down_
   std::optional<bool> paused_seen_;
   // Closed incidents whose node is being unfenced (by hostname), and when each may next call
   // the cloud or the fencers.

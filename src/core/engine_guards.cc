@@ -352,21 +352,34 @@ void Engine::publishGuards(const TickSummary& summary) {
   if (!summary.storm.empty()) state.storm_since = storm_.episodeSince();
   state.storm_window = storm_.recentFailures();
   state.vetoes = summary.vetoes;
+  // The lists of one entry per node are built only when they (or the rest) changed.
+  GuardsKey key{.small = dumpGuardStateSummary(state),
+                .readiness = readiness_.version(),
+                .services_down = services_down_version_};
+  if (key == published_key_) return;
   state.unprotected = readiness_.unprotected();
-  for (const auto& [key, down] : services_down_) state.services_down.push_back(down);
-  std::string text = toJson(state).dump();
+  for (const auto& [node_source, down] : services_down_) {
+    if (state.services_down.size() == kListedServicesDown) break;
+    state.services_down.push_back(down);
+  }
+  state.services_down_total = services_down_.size();
+  std::string text = dumpGuardState(state);
   if (!published_guards_) {
     // What an earlier run left (or, when none, the empty state `status` shows by default): a
     // quiet start writes nothing.
     auto stored = journal_.setting(kGuardsSetting);
     if (stored) published_guards_ = stored->value_or(toJson(GuardState{}).dump());
   }
-  if (text == published_guards_) return;
+  if (text == published_guards_) {
+    published_key_ = std::move(key);
+    return;
+  }
   if (auto saved = journal_.setSetting(kGuardsSetting, text); !saved) {
     spdlog::warn("cannot journal the guards' state for status: {}", saved.error().message);
     return;
   }
   published_guards_ = std::move(text);
+  published_key_ = std::move(key);
 }
 
 }  // namespace fdr::core

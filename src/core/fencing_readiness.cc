@@ -61,6 +61,7 @@ std::optional<ReadinessChange> FencingReadiness::checked(
   schedule(node, state, nextSlot(state, now));
   std::optional<ReadinessChange> change;
   if (!failure) {
+    if (state.unprotected) ++version_;
     state.unprotected.reset();
     if (!state.reported_cause.empty()) {
       change = ReadinessChange{
@@ -73,8 +74,10 @@ std::optional<ReadinessChange> FencingReadiness::checked(
   if (!state.unprotected || state.unprotected->cause != cause) {
     state.unprotected =
         UnprotectedNode{.node = node, .cause = cause, .reason = reason, .since = now};
-  } else {
+    ++version_;
+  } else if (state.unprotected->reason != reason) {
     state.unprotected->reason = reason;  // the latest words of the same cause
+    ++version_;
   }
   if (state.reported_cause != cause) {
     change = ReadinessChange{
@@ -97,6 +100,7 @@ std::vector<ReadinessChange> FencingReadiness::notInInventory(const std::set<std
                             "(servers.yml): freezer-dr cannot fence it, nor evacuate it if it "
                             "fails",
                   .since = now});
+    if (added) ++version_;
     if (outside_reported_.insert(host).second) {
       changes.push_back(ReadinessChange{
           .kind = ReadinessChange::Kind::kUnprotected, .node = host, .reason = it->second.reason});
@@ -110,12 +114,14 @@ std::vector<ReadinessChange> FencingReadiness::notInInventory(const std::set<std
       }
       outside_reported_.erase(it->first);
       it = outside_.erase(it);
+      ++version_;
     }
   }
   return changes;
 }
 
 void FencingReadiness::alreadyReported(const UnprotectedNode& known) {
+  ++version_;
   auto it = states_.find(known.node);
   if (it == states_.end()) {
     if (known.cause == kNotInInventory) {

@@ -16,6 +16,7 @@
 // again. The engine batches the changes of one tick into one alert.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -85,6 +86,10 @@ class FencingReadiness {
   void alreadyReported(const UnprotectedNode& known);
 
   [[nodiscard]] std::vector<UnprotectedNode> unprotected() const;
+  // Changes whenever unprotected() may give something else (a node turning unprotected or
+  // protected again, a new reason, a host outside the inventory seen or gone): lets the engine
+  // publish the guards' state only when it changed, not 10,000 entries at every tick.
+  [[nodiscard]] uint64_t version() const { return version_; }
   [[nodiscard]] size_t checking() const { return checking_.size(); }
   [[nodiscard]] std::optional<TimePoint> nextDue() const;
   [[nodiscard]] const ReadinessPolicy& policy() const { return policy_; }
@@ -111,6 +116,7 @@ class FencingReadiness {
   std::set<std::string> outside_reported_;  // their alert is sent (or was, before a restart)
   std::set<std::pair<TimePoint, std::string>> queue_;  // (due, node), not being checked
   std::set<std::string> checking_;
+  uint64_t version_ = 0;
 };
 
 }  // namespace fdr::core

@@ -63,43 +63,105 @@ nlohmann::json toJson(const PauseState& pause) {
           {"reason", pause.reason}};
 }
 
-nlohmann::json toJson(const GuardState& guards) {
-  nlohmann::json flapping = nlohmann::json::array();
-  for (const FlappingNode& f : guards.flapping) {
-    flapping.push_back(
-        {{"node", f.node}, {"recoveries", f.recoveries}, {"since", toMillis(f.since)}});
+namespace {
+
+nlohmann::json entry(const FlappingNode& f) {
+  return {{"node", f.node}, {"recoveries", f.recoveries}, {"since", toMillis(f.since)}};
+}
+
+nlohmann::json entry(const StormFailure& f) {
+  return {{"node", f.node},
+          {"failed_at", toMillis(f.failed_at)},
+          {"counts_until", toMillis(f.counts_until)}};
+}
+
+nlohmann::json entry(const UnprotectedNode& u) {
+  return {{"node", u.node}, {"cause", u.cause}, {"reason", u.reason}, {"since", toMillis(u.since)}};
+}
+
+nlohmann::json entry(const ServiceDown& d) {
+  return {
+      {"node", d.node}, {"source", d.source}, {"detail", d.detail}, {"since", toMillis(d.since)}};
+}
+
+template <typename T>
+nlohmann::json entries(const std::vector<T>& items) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const T& item : items) out.push_back(entry(item));
+  return out;
+}
+
+// Appends the entries as a JSON array, one small tree at a time.
+template <typename T>
+void appendEntries(std::string& out, const std::vector<T>& items) {
+  out += '[';
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += entry(items[i]).dump();
   }
-  nlohmann::json window = nlohmann::json::array();
-  for (const StormFailure& f : guards.storm_window) {
-    window.push_back({{"node", f.node},
-                      {"failed_at", toMillis(f.failed_at)},
-                      {"counts_until", toMillis(f.counts_until)}});
-  }
-  nlohmann::json unprotected = nlohmann::json::array();
-  for (const UnprotectedNode& u : guards.unprotected) {
-    unprotected.push_back(
-        {{"node", u.node}, {"cause", u.cause}, {"reason", u.reason}, {"since", toMillis(u.since)}});
-  }
-  nlohmann::json services_down = nlohmann::json::array();
-  for (const ServiceDown& d : guards.services_down) {
-    services_down.push_back({{"node", d.node},
-                             {"source", d.source},
-                             {"detail", d.detail},
-                             {"since", toMillis(d.since)}});
-  }
+  out += ']';
+}
+
+// Everything but the lists, which are left empty.
+nlohmann::json withoutLists(const GuardState& guards) {
   return {
       {"isolation", guards.isolation},
       {"isolated_since", guards.isolated_since ? nlohmann::json(toMillis(*guards.isolated_since))
                                                : nlohmann::json(nullptr)},
-      {"flapping", std::move(flapping)},
+      {"flapping", nlohmann::json::array()},
       {"deferred", guards.deferred},
       {"vetoes", guards.vetoes},
       {"storm", guards.storm},
       {"storm_since", guards.storm_since ? nlohmann::json(toMillis(*guards.storm_since))
                                          : nlohmann::json(nullptr)},
-      {"storm_window", std::move(window)},
-      {"unprotected", std::move(unprotected)},
-      {"services_down", std::move(services_down)}};
+      {"storm_window", nlohmann::json::array()},
+      {"unprotected", nlohmann::json::array()},
+      {"services_down", nlohmann::json::array()},
+      {"services_down_total", std::max(guards.services_down_total, guards.services_down.size())}};
+}
+
+}  // namespace
+
+nlohmann::json toJson(const GuardState& guards) {
+  nlohmann::json out = withoutLists(guards);
+  out["flapping"] = entries(guards.flapping);
+  out["storm_window"] = entries(guards.storm_window);
+  out["unprotected"] = entries(guards.unprotected);
+  out["services_down"] = entries(guards.services_down);
+  return out;
+}
+
+std::string dumpGuardState(const GuardState& guards) {
+  // The members in the tree's own order (nlohmann keeps keys sorted), each dumped alone.
+  const nlohmann::json rest = withoutLists(guards);
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : rest.items()) {
+    if (!first) out += ',';
+    first = false;
+    out += nlohmann::json(key).dump();
+    out += ':';
+    if (key == "flapping") {
+      appendEntries(out, guards.flapping);
+    } else if (key == "storm_window") {
+      appendEntries(out, guards.storm_window);
+    } else if (key == "unprotected") {
+      appendEntries(out, guards.unprotected);
+    } else if (key == "services_down") {
+      appendEntries(out, guards.services_down);
+    } else {
+      out += value.dump();
+    }
+  }
+  out += '}';
+  return out;
+}
+
+std::string dumpGuardStateSummary(const GuardState& guards) {
+  nlohmann::json out = withoutLists(guards);
+  out["flapping"] = entries(guards.flapping);
+  out["storm_window"] = entries(guards.storm_window);
+  return out.dump();
 }
 
 Result<PauseState> pauseStateFromJson(std::string_view text) {
@@ -218,6 +280,13 @@ Result<GuardState> guardStateFromJson(std::string_view text) {
       d.since = fromMillis(*since);
       out.services_down.push_back(std::move(d));
     }
+  }
+  out.services_down_total = out.services_down.size();
+  if (auto it = j->find("services_down_total"); it != j->end()) {  // added later
+    auto total = field<int64_t>(*j, "guards", "services_down_total");
+    if (!total) return std::unexpected(total.error());
+    if (*total < 0) return fail(ErrorCode::kCorruption, "guards.services_down_total: negative");
+    out.services_down_total = std::max(out.services_down_total, static_cast<size_t>(*total));
   }
   return out;
 }

@@ -179,6 +179,7 @@ TEST(StatusReportTest, ALiveNodesClosedServiceIsShownWithTheSourceAndSinceWhen) 
        .source = "probe/mgmt",
        .detail = "127.0.1.3:22: the node answered but its service does not (connection refused)",
        .since = fromMillis(1'700'000'000'000)});
+  state.services_down_total = 1;
   auto back = core::guardStateFromJson(core::toJson(state).dump());
   ASSERT_TRUE(back) << back.error().toString();
   EXPECT_EQ(*back, state);
@@ -196,6 +197,13 @@ TEST(StatusReportTest, ALiveNodesClosedServiceIsShownWithTheSourceAndSinceWhen) 
   EXPECT_EQ(doc["services_down"][0]["node"], "compute-3");
   EXPECT_EQ(doc["services_down"][0]["source"], "probe/mgmt");
   EXPECT_EQ(doc["services_down"][0]["since"], 1'700'000'000'000);
+  EXPECT_EQ(doc["services_down_total"], 1);
+  EXPECT_THAT(text.str(), Not(HasSubstr("more (the first")));
+  // Past the first 100 the state only counts them.
+  report.guards->services_down_total = 250;
+  std::ostringstream many;
+  printGuards(many, report);
+  EXPECT_THAT(many.str(), HasSubstr("SERVICE DOWN: 249 more (the first 1 are listed)\n"));
   // An older engine's state (no services_down) reads as none.
   auto old = core::guardStateFromJson(R"({"isolation": "", "vetoes": []})");
   ASSERT_TRUE(old) << old.error().toString();

@@ -510,5 +510,29 @@ TEST_F(EngineTest, ALiveNodesClosedServiceIsNeverFencedAndStatusNamesItUntilItAn
   EXPECT_TRUE(guards().services_down.empty());
 }
 
+// A service down on every node of a large cloud (libvirtd restarted everywhere): the guards'
+// state lists the first 100 (by node and source) and says how many there are.
+TEST_F(EngineTest, ServicesDownOnEveryNodeAreCountedAndTheFirstHundredListed) {
+  nodes_ = makeNodes(120);
+  cloud_hosts_.clear();
+  for (const Node& n : nodes_) {
+    cloud_hosts_.push_back(n.hostname);
+    monitor_.service_down.insert(n.hostname);
+  }
+  auto engine = makeEngine({Mode::kWorks}, journal_);
+  runFor(*engine, 5s);
+  EXPECT_TRUE(incidents().empty());
+  core::GuardState state = guards();
+  EXPECT_EQ(state.services_down_total, 240U);  // two sources
+  ASSERT_EQ(state.services_down.size(), core::kListedServicesDown);
+  EXPECT_EQ(state.services_down.front().node, "compute-1");
+
+  monitor_.service_down.erase("compute-1");
+  runFor(*engine, 1s);
+  state = guards();
+  EXPECT_EQ(state.services_down_total, 238U);
+  EXPECT_EQ(state.services_down.front().node, "compute-10");
+}
+
 }  // namespace
 }  // namespace fdr::testing

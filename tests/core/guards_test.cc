@@ -222,6 +222,44 @@ class GuardsTest : public ::testing::Test {
 
 // --- pause / resume
 
+// The guards' state is written without building its tree (a list entry at a time): the same
+// text as the tree's, read back whole. The summary leaves out only the per-node lists.
+TEST(GuardStateTextTest, TheStreamedTextIsTheTreesTextAndReadsBack) {
+  const TimePoint t0 = TimePoint{} + std::chrono::hours(24 * 365 * 50);
+  core::GuardState state;
+  state.isolation = "2 of 3 reference points unreachable: \"quoted\" ünïcode";
+  state.isolated_since = t0;
+  state.flapping = {{.node = "c1", .recoveries = 3, .since = t0 + 1s}};
+  state.deferred = {"c2", "c3"};
+  state.vetoes = {"c4: paused"};
+  state.storm = "5 nodes failed within 10m (limit 3)";
+  state.storm_since = t0 + 2s;
+  state.storm_window = {{.node = "c5", .failed_at = t0, .counts_until = t0 + 600s}};
+  for (int i = 0; i < 3; ++i) {
+    const std::string node = "n" + std::to_string(i);
+    state.unprotected.push_back(
+        {.node = node, .cause = "bmc", .reason = "wrong password\n", .since = t0 + 3s});
+    state.services_down.push_back(
+        {.node = node, .source = "probe/mgmt", .detail = "refused", .since = t0 + 4s});
+  }
+  state.services_down_total = 7;  // more than are listed
+  const std::string text = core::dumpGuardState(state);
+  EXPECT_EQ(text, core::toJson(state).dump());
+  auto back = core::guardStateFromJson(text);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, state);
+  EXPECT_EQ(core::dumpGuardState(core::GuardState{}), core::toJson(core::GuardState{}).dump());
+
+  const std::string summary = core::dumpGuardStateSummary(state);
+  core::GuardState without_node_lists = state;
+  without_node_lists.unprotected.clear();
+  without_node_lists.services_down.clear();
+  EXPECT_EQ(summary, core::toJson(without_node_lists).dump());
+  core::GuardState other_flapping = state;
+  other_flapping.flapping[0].recoveries = 4;
+  EXPECT_NE(core::dumpGuardStateSummary(other_flapping), summary);
+}
+
 TEST_F(GuardsTest, PauseFencesNothingAlertsAndIsJournaledThenResumeFences) {
   auto engine = makeEngine();
   command("pause", "alice", "switch upgrade in rack 4");
