@@ -1,12 +1,7 @@
 // servers.yml: the node inventory of the original freezer-dr (etc/servers.yml), read with
-// yaml-cpp's event parser into a compact tree of our own (a node is a kind, a line, a scalar and
-// child indices): yaml-cpp's own node tree costs several KiB per server, which at 10,000 servers
-// was most of the daemon's memory and of `validate`'s time. yaml-cpp reports problems by
-// exception: they are caught here, at the boundary, and become diagnostics naming the file and
-// line.
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
-
+// libyaml's event parser into a compact tree (core/yaml_document.h): yaml-cpp's own node tree
+// cost several KiB per server, and its parser ~300 ms at 10,000 servers, most of `validate`'s
+// time. Syntax errors become diagnostics naming the file and line.
 #include <sys/stat.h>
 #include <cerrno>
 #include <cstdint>
@@ -17,6 +12,7 @@
 #include <sstream>
 
 #include "app/config/config.h"
+#include "core/yaml_document.h"
 
 namespace fdr::config {
 
@@ -26,103 +22,11 @@ void warnIfReadableByOthers(const std::string& path, const std::string& secret_w
 
 namespace {
 
-// The parsed document: nodes by index, children in order (a mapping's alternate key, value).
-struct YamlTree {
-  enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
-  struct Item {
-    Kind kind = Kind::kNull;
-    int line = -1;  // 0-based, -1 when unknown
-    std::string scalar;
-    std::vector<uint32_t> children;
-  };
-  std::vector<Item> items;
-};
-
-// A read-only view of one node, with the few calls the reader makes of yaml-cpp's YAML::Node.
-class YamlNode {
- public:
-  YamlNode(const YamlTree* tree, std::optional<uint32_t> index) : tree_(tree), index_(index) {}
-  [[nodiscard]] YamlTree::Kind kind() const { return index_ ? item().kind : YamlTree::Kind::kNull; }
-  [[nodiscard]] bool IsNull() const { return kind() == YamlTree::Kind::kNull; }
-  [[nodiscard]] bool IsScalar() const { return kind() == YamlTree::Kind::kScalar; }
-  [[nodiscard]] bool IsSequence() const { return kind() == YamlTree::Kind::kSequence; }
-  [[nodiscard]] bool IsMap() const { return kind() == YamlTree::Kind::kMap; }
-  [[nodiscard]] int line() const { return index_ ? item().line : -1; }
-  [[nodiscard]] const std::string& Scalar() const { return item().scalar; }
-  [[nodiscard]] size_t size() const { return index_ ? item().children.size() : 0; }
-  [[nodiscard]] YamlNode child(size_t i) const { return {tree_, item().children[i]}; }
-
- private:
-  [[nodiscard]] const YamlTree::Item& item() const { return tree_->items[*index_]; }
-  const YamlTree* tree_;
-  std::optional<uint32_t> index_;
-};
-
-// Builds a YamlTree from yaml-cpp's parse events. Aliases share the anchored node.
-class YamlTreeBuilder final : public YAML::EventHandler {
- public:
-  explicit YamlTreeBuilder(YamlTree& tree) : tree_(tree) {}
-  [[nodiscard]] std::optional<uint32_t> root() const { return root_; }
-
-  void OnDocumentStart(const YAML::Mark& /*mark*/) override {}
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    (void)add(YamlTree::Kind::kNull, mark, anchor, {});
-  }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (auto it = anchors_.find(anchor); it != anchors_.end()) {
-      attach(it->second);
-    } else {
-      (void)add(YamlTree::Kind::kNull, mark, YAML::NullAnchor, {});
-    }
-  }
-  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
-                const std::string& value) override {
-    (void)add(YamlTree::Kind::kScalar, mark, anchor, value);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value /*style*/) override {
-    open_.push_back(add(YamlTree::Kind::kSequence, mark, anchor, {}));
-  }
-  void OnSequenceEnd() override { open_.pop_back(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value /*style*/) override {
-    open_.push_back(add(YamlTree::Kind::kMap, mark, anchor, {}));
-  }
-  void OnMapEnd() override { open_.pop_back(); }
-
- private:
-  uint32_t add(YamlTree::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor,
-               std::string scalar) {
-    const auto index = static_cast<uint32_t>(tree_.items.size());
-    tree_.items.push_back({.kind = kind,
-                           .line = mark.is_null() ? -1 : mark.line,
-                           .scalar = std::move(scalar),
-                           .children = {}});
-    if (anchor != YAML::NullAnchor) anchors_[anchor] = index;
-    attach(index);
-    return index;
-  }
-  void attach(uint32_t index) {
-    if (open_.empty()) {
-      if (!root_) root_ = index;
-      return;
-    }
-    tree_.items[open_.back()].children.push_back(index);
-  }
-
-  YamlTree& tree_;
-  std::vector<uint32_t> open_;  // the sequences and mappings being read, innermost last
-  std::optional<uint32_t> root_;
-  std::map<YAML::anchor_t, uint32_t> anchors_;
-};
+using YamlNode = yaml::Node;
+using YamlKind = yaml::Kind;
 
 std::string lineOf(const std::string& path, int line) {
   return line < 0 ? path : path + ":" + std::to_string(line + 1);
-}
-
-std::string lineOf(const std::string& path, const YAML::Mark& mark) {
-  return lineOf(path, mark.is_null() ? -1 : mark.line);
 }
 
 std::string dashed(std::string key) {
@@ -134,10 +38,10 @@ std::string dashed(std::string key) {
 
 std::string kindOf(const YamlNode& node) {
   switch (node.kind()) {
-    case YamlTree::Kind::kNull: return "nothing";
-    case YamlTree::Kind::kScalar: return "a scalar";
-    case YamlTree::Kind::kSequence: return "a list";
-    case YamlTree::Kind::kMap: return "a mapping";
+    case YamlKind::kNull: return "nothing";
+    case YamlKind::kScalar: return "a scalar";
+    case YamlKind::kSequence: return "a list";
+    case YamlKind::kMap: return "a mapping";
   }
   return "something else";
 }
@@ -333,25 +237,13 @@ std::optional<std::vector<Node>> loadInventory(const std::string& path, Diagnost
 
   std::vector<Node> nodes;
   InventoryReader reader(path, diag);
-  try {
-    YamlTree tree;
-    {
-      std::istringstream text(content.str());
-      content.str({});
-      YAML::Parser parser(text);
-      YamlTreeBuilder builder(tree);
-      (void)parser.HandleNextDocument(builder);  // the first document, as YAML::Load reads
-      nodes = reader.read(YamlNode(&tree, builder.root()));
-    }
-  } catch (const YAML::Exception& e) {
-    // Syntax errors (ParserException) and anything else yaml-cpp refuses, with its position.
-    diag.error(lineOf(path, e.mark),
-               "YAML error in inventory: " + (e.msg.empty() ? std::string(e.what()) : e.msg));
-    return std::nullopt;
-  } catch (const std::exception& e) {
-    diag.error(path, std::string("cannot read inventory: ") + e.what());
+  auto doc = yaml::parse(content.view());
+  content.str({});
+  if (!doc) {
+    diag.error(lineOf(path, doc.error().line), "YAML error in inventory: " + doc.error().message);
     return std::nullopt;
   }
+  nodes = reader.read(doc->root());
   if (!reader.secretWhere().empty()) warnIfReadableByOthers(path, reader.secretWhere(), diag);
 
   size_t errors_after = 0;

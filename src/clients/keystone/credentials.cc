@@ -1,12 +1,16 @@
 #include "clients/keystone/credentials.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
+
+#include "core/yaml_document.h"
 
 namespace fdr::keystone {
 
@@ -198,39 +202,42 @@ std::vector<std::string> cloudsYamlSearchPath(const EnvLookup& env) {
 namespace {
 
 // Reads one YAML file; a missing file is nullopt, a broken one an error.
-Result<std::optional<YAML::Node>> loadYaml(const std::string& path) {
+Result<std::optional<yaml::Document>> loadYaml(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return std::optional<YAML::Node>();
-  try {
-    return std::optional<YAML::Node>(YAML::LoadFile(path));
-  } catch (const YAML::Exception& e) {
-    return fail(ErrorCode::kInvalidArgument, path + ": " + e.what());
+  if (!std::filesystem::exists(path, ec)) return std::optional<yaml::Document>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return fail(ErrorCode::kInvalidArgument, path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  auto doc = yaml::parse(content.view());
+  if (!doc) {
+    const std::string where =
+        doc.error().line < 0 ? path : path + ":" + std::to_string(doc.error().line + 1);
+    return fail(ErrorCode::kInvalidArgument, where + ": " + doc.error().message);
   }
+  return std::optional<yaml::Document>(std::move(*doc));
 }
 
 // Flattens a cloud's entry: top-level scalars plus auth.* scalars (auth wins).
-Result<std::map<std::string, std::string>> flattenCloud(const YAML::Node& cloud,
+Result<std::map<std::string, std::string>> flattenCloud(const yaml::Node& cloud,
                                                         const std::string& where) {
   std::map<std::string, std::string> out;
-  try {
-    if (!cloud.IsMap()) {
-      return fail(ErrorCode::kInvalidArgument, where + ": the cloud entry is not a mapping");
+  if (!cloud.IsMap()) {
+    return fail(ErrorCode::kInvalidArgument, where + ": the cloud entry is not a mapping");
+  }
+  for (size_t i = 0; i + 1 < cloud.size(); i += 2) {
+    if (cloud.child(i + 1).IsScalar()) out[cloud.child(i).Scalar()] = cloud.child(i + 1).Scalar();
+  }
+  if (const auto auth = cloud.find("auth"); auth && !auth->IsNull()) {
+    if (!auth->IsMap()) {
+      return fail(ErrorCode::kInvalidArgument, where + ": 'auth' is not a mapping");
     }
-    for (const auto& item : cloud) {
-      const auto key = item.first.as<std::string>();
-      if (item.second.IsScalar()) out[key] = item.second.as<std::string>();
-    }
-    if (const YAML::Node auth = cloud["auth"]; auth) {
-      if (!auth.IsMap())
-        return fail(ErrorCode::kInvalidArgument, where + ": 'auth' is not a mapping");
-      for (const auto& item : auth) {
-        if (item.second.IsScalar()) {
-          out["auth." + item.first.as<std::string>()] = item.second.as<std::string>();
-        }
+    for (size_t i = 0; i + 1 < auth->size(); i += 2) {
+      if (auth->child(i + 1).IsScalar()) {
+        out["auth." + auth->child(i).Scalar()] = auth->child(i + 1).Scalar();
       }
     }
-  } catch (const YAML::Exception& e) {
-    return fail(ErrorCode::kInvalidArgument, where + ": " + e.what());
   }
   return out;
 }
@@ -248,18 +255,13 @@ Result<Credentials> fromCloudsYaml(const std::string& cloud,
       looked.push_back(path + " (absent)");
       continue;
     }
-    const YAML::Node& root = **doc;
-    // A missing key gives an invalid node that must not be assigned to another Node.
-    std::optional<YAML::Node> entry;
-    try {
-      if (!root.IsMap() || !root["clouds"] || !root["clouds"].IsMap()) {
-        return fail(ErrorCode::kInvalidArgument, path + ": no 'clouds' mapping");
-      }
-      for (const auto& item : root["clouds"]) known.push_back(item.first.as<std::string>());
-      if (const YAML::Node found = root["clouds"][cloud]; found) entry.emplace(found);
-    } catch (const YAML::Exception& e) {
-      return fail(ErrorCode::kInvalidArgument, path + ": " + e.what());
+    const yaml::Node root = (*doc)->root();
+    const auto clouds = root.find("clouds");
+    if (!clouds || !clouds->IsMap()) {
+      return fail(ErrorCode::kInvalidArgument, path + ": no 'clouds' mapping");
     }
+    for (size_t i = 0; i + 1 < clouds->size(); i += 2) known.push_back(clouds->child(i).Scalar());
+    std::optional<yaml::Node> entry = clouds->find(cloud);
     if (!entry) {
       looked.push_back(path + " (no cloud '" + cloud + "')");
       continue;
@@ -272,15 +274,13 @@ Result<Credentials> fromCloudsYaml(const std::string& cloud,
     auto secure_doc = loadYaml(secure);
     if (!secure_doc) return std::unexpected(secure_doc.error());
     if (secure_doc->has_value()) {
-      try {
-        const YAML::Node& s = **secure_doc;
-        if (s.IsMap() && s["clouds"] && s["clouds"].IsMap() && s["clouds"][cloud]) {
-          auto extra = flattenCloud(s["clouds"][cloud], secure + " cloud '" + cloud + "'");
-          if (!extra) return std::unexpected(extra.error());
-          for (auto& [k, v] : *extra) (*fields)[k] = v;
-        }
-      } catch (const YAML::Exception& e) {
-        return fail(ErrorCode::kInvalidArgument, secure + ": " + e.what());
+      const auto secure_clouds = (*secure_doc)->root().find("clouds");
+      const auto secure_entry =
+          secure_clouds ? secure_clouds->find(cloud) : std::optional<yaml::Node>();
+      if (secure_entry) {
+        auto extra = flattenCloud(*secure_entry, secure + " cloud '" + cloud + "'");
+        if (!extra) return std::unexpected(extra.error());
+        for (auto& [k, v] : *extra) (*fields)[k] = v;
       }
     }
     auto get = [&](const std::string& key) {
