@@ -76,6 +76,35 @@ class ProbeMonitorTest : public ::testing::Test {
   DriverContext context_{clock_, nodes_};
 };
 
+// Connects to `listener` (backlog 0, never accepting) until its accept queue is full: from then
+// on Linux drops new SYNs, as a dead host would not answer. The connects, to close afterwards.
+std::vector<int> fillAcceptQueue(const Listener& listener, const char* address) {
+  // Whatever the exact queue length, after a few connects the queue is full.
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(static_cast<uint16_t>(listener.port()));
+    ::inet_pton(AF_INET, address, &sin.sin_addr);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+    clients.push_back(fd);
+  }
+  return clients;
+}
+
+// The service's side of the next probe connection: a reset, not an orderly end.
+void expectTheNextConnectionWasReset(const Listener& listener) {
+  const int accepted = ::accept(listener.fd(), nullptr, nullptr);
+  ASSERT_GE(accepted, 0) << std::strerror(errno);
+  char byte = 0;
+  const ssize_t got = ::recv(accepted, &byte, 1, 0);
+  const int error = errno;
+  ::close(accepted);
+  EXPECT_EQ(got, -1) << "an orderly close (FIN) instead of a reset";
+  EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
+}
+
 TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
@@ -191,17 +220,7 @@ TEST_F(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
   // Backlog 0 holds one connection; with it queued and never accepted, Linux drops new SYNs.
   Listener listener("127.0.0.5", 0, /*backlog=*/0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
-  // Whatever the exact queue length, after a few connects the queue is full.
-  std::vector<int> clients;
-  for (int i = 0; i < 4; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(static_cast<uint16_t>(listener.port()));
-    ::inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr);
-    (void)::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
-    clients.push_back(fd);
-  }
+  const std::vector<int> clients = fillAcceptQueue(listener, "127.0.0.5");
   const std::vector<ProbeTarget> targets{{"127.0.0.5", listener.port()}};
   auto results = probeAll(targets, 200ms);
   for (int fd : clients) ::close(fd);
@@ -389,14 +408,7 @@ TEST_F(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
   const auto results = probeAll(targets, 2s);
   ASSERT_EQ(results.size(), 1U);
   ASSERT_EQ(results[0].health, Health::kUp) << results[0].detail;
-  const int accepted = ::accept(listener.fd(), nullptr, nullptr);
-  ASSERT_GE(accepted, 0) << std::strerror(errno);
-  char byte = 0;
-  const ssize_t got = ::recv(accepted, &byte, 1, 0);
-  const int error = errno;
-  ::close(accepted);
-  EXPECT_EQ(got, -1) << "an orderly close (FIN) instead of a reset";
-  EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
+  expectTheNextConnectionWasReset(listener);
 }
 
 // Sockets are kept from one batch to the next (disconnected, then connected again): a kept
@@ -418,16 +430,7 @@ TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
   // The accept queue full: SYNs are dropped, as from a dead host.
   Listener full("127.0.0.5", 0, /*backlog=*/0);
   ASSERT_TRUE(full.error().empty()) << full.error();
-  std::vector<int> clients;
-  for (int i = 0; i < 4; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(static_cast<uint16_t>(full.port()));
-    ::inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr);
-    (void)::connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
-    clients.push_back(fd);
-  }
+  const std::vector<int> clients = fillAcceptQueue(full, "127.0.0.5");
   const std::vector<ProbeTarget> silent = {{"127.0.0.5", full.port()}, {"127.0.0.5", full.port()}};
   results = probeAll(silent, 200ms, 0, std::nullopt, &sockets);
   for (const int fd : clients) ::close(fd);
@@ -444,16 +447,7 @@ TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
   ASSERT_EQ(results.size(), 2U);
   EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
   EXPECT_TRUE(results[1].refused) << results[1].detail;
-  for (int n = 0; n < 2; ++n) {
-    const int accepted = ::accept(live.fd(), nullptr, nullptr);
-    ASSERT_GE(accepted, 0) << std::strerror(errno);
-    char byte = 0;
-    const ssize_t got = ::recv(accepted, &byte, 1, 0);
-    const int error = errno;
-    ::close(accepted);
-    EXPECT_EQ(got, -1) << "an orderly close (FIN) instead of a reset";
-    EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
-  }
+  for (int n = 0; n < 2; ++n) expectTheNextConnectionWasReset(live);
 }
 
 TEST_F(ProbeMonitorTest, APoolKeepsNoMoreThanItsBound) {

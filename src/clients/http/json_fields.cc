@@ -42,9 +42,34 @@ static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING,
               "the HTTP client's spare bytes let simdjson read "
               "a response in place");
 
+// Calls each(name, value) for every member of an object, each(value) for every element of an
+// array, in order; stops at the first error, simdjson's or each's.
+template <typename Each>
+simdjson::error_code forEachMember(od::object& object, Each&& each) {
+  for (auto member : object) {
+    od::field field;
+    if (auto e = std::move(member).get(field)) return e;
+    std::string_view name;
+    if (auto e = field.unescaped_key().get(name)) return e;
+    od::value value = field.value();
+    if (auto e = each(name, value)) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+template <typename Each>
+simdjson::error_code forEachItem(od::array& array, Each&& each) {
+  for (auto item : array) {
+    od::value value;
+    if (auto e = std::move(item).get(value)) return e;
+    if (auto e = each(value)) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
 // Reads one root member's array through simdjson's On-Demand API, element by element: each
 // element is built as its own small tree for `each` (the readers of fields take nlohmann trees),
-// every other member is walked without being kept, so the whole document is still checked.
+// every other member is read too and dropped, so the whole document is still checked.
 class ElementReader {
  public:
   ElementReader(std::string_view what, std::string_view key,
@@ -63,39 +88,10 @@ class ElementReader {
     }
     od::object root;
     if (auto e = doc.get_object().get(root)) return e;
-    for (auto member : root) {
-      od::field field;
-      if (auto e = std::move(member).get(field)) return e;
-      std::string_view name;
-      if (auto e = field.unescaped_key().get(name)) return e;
-      od::value value = field.value();
-      if (name != key_) {
-        if (auto e = walk(value)) return e;
-        continue;
-      }
-      found_ = true;
-      if (auto e = value.type().get(type)) return e;
-      if (type != od::json_type::array) {
-        std::string kind = "is null";
-        if (type != od::json_type::null) {
-          if (auto e = scalarOrContainerName(value, type, kind)) return e;
-          kind = "has type " + kind + ", expected array";
-        }
-        failWith("field '" + std::string(key_) + "' " + kind);
-        return simdjson::SUCCESS;
-      }
-      od::array array;
-      if (auto e = value.get_array().get(array)) return e;
-      for (auto item : array) {
-        od::value element;
-        if (auto e = std::move(item).get(element)) return e;
-        Json tree;
-        if (auto e = build(element, tree)) return e;
-        if (Status done = each_(tree, index_++); !done) {
-          error_ = done.error();
-          return simdjson::SUCCESS;
-        }
-      }
+    if (auto e = forEachMember(root, [&](std::string_view name, od::value& value) {
+          return name == key_ ? readArray(value) : skip(value);
+        })) {
+      return e;
     }
     // Anything after the root object (the location is in bounds) is not JSON.
     if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
@@ -108,6 +104,40 @@ class ElementReader {
   [[nodiscard]] bool found() const { return found_; }
 
  private:
+  // The member under key_: each element to each_. Our own error (not an array, each_'s) stops
+  // the reading as a simdjson error would, and is kept in error_.
+  simdjson::error_code readArray(od::value& value) {
+    found_ = true;
+    od::json_type type{};
+    if (auto e = value.type().get(type)) return e;
+    if (type != od::json_type::array) {
+      std::string kind = "is null";
+      if (type != od::json_type::null) {
+        if (auto e = scalarOrContainerName(value, type, kind)) return e;
+        kind = "has type " + kind + ", expected array";
+      }
+      failWith("field '" + std::string(key_) + "' " + kind);
+      return simdjson::INCORRECT_TYPE;
+    }
+    od::array array;
+    if (auto e = value.get_array().get(array)) return e;
+    return forEachItem(array, [&](od::value& element) {
+      Json tree;
+      if (auto e = build(element, tree)) return e;
+      if (Status done = each_(tree, index_++); !done) {
+        error_ = done.error();
+        return simdjson::INCORRECT_TYPE;
+      }
+      return simdjson::SUCCESS;
+    });
+  }
+
+  // Any other member: read (and so checked) into a tree that is dropped.
+  static simdjson::error_code skip(od::value& value) {
+    Json ignored;
+    return build(value, ignored);
+  }
+
   void failWith(std::string message) {
     error_ = Error{ErrorCode::kCorruption, std::string(what_) + ": " + std::move(message), false};
   }
@@ -142,27 +172,18 @@ class ElementReader {
         out = Json::object();
         od::object object;
         if (auto e = value.get_object().get(object)) return e;
-        for (auto member : object) {
-          od::field field;
-          if (auto e = std::move(member).get(field)) return e;
-          std::string_view name;
-          if (auto e = field.unescaped_key().get(name)) return e;
-          Json& slot = out[std::string(name)];
-          if (auto e = build(field.value(), slot)) return e;
-        }
-        return simdjson::SUCCESS;
+        return forEachMember(object, [&](std::string_view name, od::value& member) {
+          return build(member, out[std::string(name)]);
+        });
       }
       case od::json_type::array: {
         out = Json::array();
         od::array array;
         if (auto e = value.get_array().get(array)) return e;
-        for (auto item : array) {
-          od::value element;
-          if (auto e = std::move(item).get(element)) return e;
+        return forEachItem(array, [&](od::value& element) {
           out.push_back(Json());
-          if (auto e = build(element, out.back())) return e;
-        }
-        return simdjson::SUCCESS;
+          return build(element, out.back());
+        });
       }
       case od::json_type::string: {
         std::string_view text;
@@ -188,8 +209,6 @@ class ElementReader {
     return simdjson::INCORRECT_TYPE;
   }
 
-  static simdjson::error_code build(od::value&& value, Json& out) { return build(value, out); }
-
   static simdjson::error_code number(od::value& value, Json& out) {
     od::number_type kind{};
     if (auto e = value.get_number_type().get(kind)) return e;
@@ -214,37 +233,6 @@ class ElementReader {
       }
     }
     return simdjson::NUMBER_ERROR;
-  }
-
-  // Reads a value to its end without keeping it (each scalar parsed, so it is checked).
-  static simdjson::error_code walk(od::value& value) {
-    Json ignored;
-    od::json_type type{};
-    if (auto e = value.type().get(type)) return e;
-    if (type == od::json_type::object) {
-      od::object object;
-      if (auto e = value.get_object().get(object)) return e;
-      for (auto member : object) {
-        od::field field;
-        if (auto e = std::move(member).get(field)) return e;
-        std::string_view name;
-        if (auto e = field.unescaped_key().get(name)) return e;
-        od::value inner = field.value();
-        if (auto e = walk(inner)) return e;
-      }
-      return simdjson::SUCCESS;
-    }
-    if (type == od::json_type::array) {
-      od::array array;
-      if (auto e = value.get_array().get(array)) return e;
-      for (auto item : array) {
-        od::value element;
-        if (auto e = std::move(item).get(element)) return e;
-        if (auto e = walk(element)) return e;
-      }
-      return simdjson::SUCCESS;
-    }
-    return build(value, ignored);
   }
 
   std::string_view what_;
