@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -459,6 +460,42 @@ TEST_F(ProbeMonitorTest, APoolKeepsNoMoreThanItsBound) {
   for (const auto& r : results) EXPECT_EQ(r.health, Health::kUp) << r.detail;
   EXPECT_LE(sockets.idle(), 3U);
   EXPECT_GE(sockets.idle(), 1U);
+}
+
+size_t openDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// Between polls the monitor keeps at most a quarter of the descriptors probes may use: with a
+// soft limit of 512, (512 - 128) / 4 = 96, however many probes connected (120 here, all at once:
+// the listener's queue of 128 holds them unaccepted).
+TEST_F(ProbeMonitorTest, KeptSocketsLeaveTheRestOfTheDaemonItsDescriptors) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  ASSERT_GE(before.rlim_max, 512U);
+  struct Restore {
+    rlimit limit;
+    ~Restore() { (void)::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{before};
+  rlimit lowered{.rlim_cur = 512, .rlim_max = before.rlim_max};
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0) << std::strerror(errno);
+
+  Listener listener("127.0.0.2", 0, 128);
+  ASSERT_TRUE(listener.error().empty()) << listener.error();
+  for (int i = 0; i < 120; ++i) nodes_.push_back(node("node-" + std::to_string(i), "127.0.0.2"));
+  auto monitor = create({{"port", std::to_string(listener.port())}, {"timeout", "2s"}});
+  ASSERT_TRUE(monitor) << monitor.error().toString();
+  const size_t open_before = openDescriptors();
+  auto polled = (*monitor)->poll(nodes_);
+  ASSERT_TRUE(polled) << polled.error().toString();
+  for (const auto& o : *polled) EXPECT_EQ(o.health, Health::kUp) << o.detail;
+  const size_t kept = openDescriptors() - open_before;
+  EXPECT_LE(kept, 96U);
+  EXPECT_GE(kept, 1U) << "no socket kept at all";
 }
 
 TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
