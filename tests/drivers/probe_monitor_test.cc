@@ -48,9 +48,27 @@ Node node(const std::string& hostname, const std::string& ip,
   return n;
 }
 
-class ProbeMonitorTest : public ::testing::Test {
+// Every test runs twice: with the probes waiting through epoll and through io_uring (skipped,
+// with the reason, where this kernel or its sandbox offers no io_uring).
+class ProbeMonitorTest : public ::testing::TestWithParam<ProbeIo> {
  protected:
+  void SetUp() override {
+    if (std::string why; GetParam() == ProbeIo::kIoUring && !ioUringAvailable(&why)) {
+      GTEST_SKIP() << "no io_uring here: " << why;
+    }
+  }
+
+  static const char* ioName() { return GetParam() == ProbeIo::kIoUring ? "io_uring" : "epoll"; }
+
+  static std::vector<ProbeResult> probe(
+      std::span<const ProbeTarget> targets, Duration timeout, size_t max_open = 0,
+      std::optional<std::chrono::steady_clock::time_point> end = std::nullopt,
+      ProbeSockets* sockets = nullptr) {
+    return probeAll(targets, timeout, max_open, end, sockets, GetParam());
+  }
+
   Result<MonitorPtr> create(std::map<std::string, std::string> values) {
+    values.try_emplace("io", ioName());
     Registry registry;
     auto added = registerProbeMonitor(registry);
     if (!added) return std::unexpected(added.error());
@@ -106,7 +124,7 @@ void expectTheNextConnectionWasReset(const Listener& listener) {
   EXPECT_EQ(error, ECONNRESET) << std::strerror(error);
 }
 
-TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
+TEST_P(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
@@ -148,14 +166,14 @@ TEST_F(ProbeMonitorTest, OpenPortIsUpAClosedPortIsALiveNodeAndSilenceIsDown) {
 
 // The batch's end (the poll's deadline) stops what has not finished: unknown, never down, since
 // only a probe that waited its whole timeout says the node did not answer.
-TEST_F(ProbeMonitorTest, WhatTheBatchsEndCutsShortIsUnknownNeverDown) {
+TEST_P(ProbeMonitorTest, WhatTheBatchsEndCutsShortIsUnknownNeverDown) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
   ASSERT_TRUE(crashed.ok()) << crashed.error();
   const std::vector<ProbeTarget> targets{{"127.0.0.2", listener.port()},
                                          {"127.0.0.4", listener.port()}};
-  auto results = probeAll(targets, 30s, 0, std::chrono::steady_clock::now() + 200ms);
+  auto results = probe(targets, 30s, 0, std::chrono::steady_clock::now() + 200ms);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
   EXPECT_EQ(results[1].health, Health::kUnknown) << results[1].detail;
@@ -166,7 +184,7 @@ TEST_F(ProbeMonitorTest, WhatTheBatchsEndCutsShortIsUnknownNeverDown) {
       << results[1].detail;
 
   // An end already past: nothing starts, everything is unknown and says so.
-  results = probeAll(targets, 30s, 0, std::chrono::steady_clock::now());
+  results = probe(targets, 30s, 0, std::chrono::steady_clock::now());
   ASSERT_EQ(results.size(), 2u);
   for (const ProbeResult& r : results) {
     EXPECT_EQ(r.health, Health::kUnknown) << r.detail;
@@ -176,7 +194,7 @@ TEST_F(ProbeMonitorTest, WhatTheBatchsEndCutsShortIsUnknownNeverDown) {
   }
 }
 
-TEST_F(ProbeMonitorTest, AProbeIsCutShortToKeepThePollWithinItsDeadline) {
+TEST_P(ProbeMonitorTest, AProbeIsCutShortToKeepThePollWithinItsDeadline) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   fdr::testing::BlackholePort crashed("127.0.0.4", listener.port());
@@ -197,7 +215,7 @@ TEST_F(ProbeMonitorTest, AProbeIsCutShortToKeepThePollWithinItsDeadline) {
   EXPECT_LE(std::stoi(dead.detail.substr(at + 17)), 300) << dead.detail;
 }
 
-TEST_F(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {
+TEST_P(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {
   auto defaults = create({{"port", "9"}});
   ASSERT_TRUE(defaults) << defaults.error().toString();
   auto monitor = create({{"port", "9"}, {"refused-is-down", "true"}});
@@ -217,13 +235,13 @@ TEST_F(ProbeMonitorTest, RefusedIsDownRestoresTheOldVerdictWhenAskedFor) {
       << polled->front().detail;
 }
 
-TEST_F(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
+TEST_P(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
   // Backlog 0 holds one connection; with it queued and never accepted, Linux drops new SYNs.
   Listener listener("127.0.0.5", 0, /*backlog=*/0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   const std::vector<int> clients = fillAcceptQueue(listener, "127.0.0.5");
   const std::vector<ProbeTarget> targets{{"127.0.0.5", listener.port()}};
-  auto results = probeAll(targets, 200ms);
+  auto results = probe(targets, 200ms);
   for (int fd : clients) ::close(fd);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].health, Health::kDown) << results[0].detail;
@@ -231,7 +249,7 @@ TEST_F(ProbeMonitorTest, FullAcceptQueueMeansNoAnswerWithinTheTimeout) {
       << results[0].detail;
 }
 
-TEST_F(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
+TEST_P(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
   Listener mgmt("127.0.0.2", 0);
   ASSERT_TRUE(mgmt.error().empty()) << mgmt.error();
   const int port = mgmt.port();
@@ -265,7 +283,7 @@ TEST_F(ProbeMonitorTest, EachNetworkIsItsOwnSource) {
   EXPECT_EQ((seen[{"mgmt-override", "probe/mgmt"}].detail.find("does not")), std::string::npos);
 }
 
-TEST_F(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
+TEST_P(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   auto monitor = create({{"port", std::to_string(listener.port())}, {"source", "libvirt"}});
@@ -277,7 +295,7 @@ TEST_F(ProbeMonitorTest, SourcePrefixTellsTwoProbeMonitorsApart) {
   EXPECT_EQ(polled->front().source, "libvirt/mgmt");
 }
 
-TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
+TEST_P(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
   // 250 listeners on 127.0.11.x / 127.0.12.x (not the lab's 127.0.1.x / 127.0.2.x), all on the
   // same port; the other 250 refuse (up, their service is not: the detail says so).
   std::vector<std::unique_ptr<Listener>> listeners;
@@ -319,7 +337,7 @@ TEST_F(ProbeMonitorTest, FiveHundredNodesInOnePoll) {
 // ones start). As many nodes as the file-descriptor limit allows (raised to 65,536 where the
 // process may): the listeners take two descriptors per node and the probes go in waves in what
 // is left. The figure is printed.
-TEST_F(ProbeMonitorTest, UpTo10000NodesOnTwoNetworksOnABusyMachineNotOneHealthyNodeDown) {
+TEST_P(ProbeMonitorTest, UpTo10000NodesOnTwoNetworksOnABusyMachineNotOneHealthyNodeDown) {
   rlimit before{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
   rlimit raised{.rlim_cur = 65536, .rlim_max = std::max<rlim_t>(before.rlim_max, 65536)};
@@ -402,11 +420,11 @@ TEST_F(ProbeMonitorTest, UpTo10000NodesOnTwoNetworksOnABusyMachineNotOneHealthyN
 
 // A probe that connected closes with a reset: the service reads ECONNRESET, not an orderly end,
 // and no TIME_WAIT socket is left behind (20,000 probes a second would pile them up).
-TEST_F(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
+TEST_P(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   const std::vector<ProbeTarget> targets = {{"127.0.0.2", listener.port()}};
-  const auto results = probeAll(targets, 2s);
+  const auto results = probe(targets, 2s);
   ASSERT_EQ(results.size(), 1U);
   ASSERT_EQ(results[0].health, Health::kUp) << results[0].detail;
   expectTheNextConnectionWasReset(listener);
@@ -415,12 +433,12 @@ TEST_F(ProbeMonitorTest, AConnectedProbeIsClosedWithAReset) {
 // Sockets are kept from one batch to the next (disconnected, then connected again): a kept
 // socket answers for its new target only. One that connected before does not make a node that
 // does not answer look up, nor one that was refused.
-TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
+TEST_P(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
   Listener live("127.0.0.2", 0);
   ASSERT_TRUE(live.error().empty()) << live.error();
   ProbeSockets sockets;
   const std::vector<ProbeTarget> first = {{"127.0.0.2", live.port()}, {"127.0.0.3", live.port()}};
-  auto results = probeAll(first, 2s, 0, std::nullopt, &sockets);
+  auto results = probe(first, 2s, 0, std::nullopt, &sockets);
   ASSERT_EQ(results.size(), 2U);
   EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
   EXPECT_FALSE(results[0].refused);
@@ -433,7 +451,7 @@ TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
   ASSERT_TRUE(full.error().empty()) << full.error();
   const std::vector<int> clients = fillAcceptQueue(full, "127.0.0.5");
   const std::vector<ProbeTarget> silent = {{"127.0.0.5", full.port()}, {"127.0.0.5", full.port()}};
-  results = probeAll(silent, 200ms, 0, std::nullopt, &sockets);
+  results = probe(silent, 200ms, 0, std::nullopt, &sockets);
   for (const int fd : clients) ::close(fd);
   ASSERT_EQ(results.size(), 2U);
   for (const auto& r : results) {
@@ -444,19 +462,19 @@ TEST_F(ProbeMonitorTest, AKeptSocketAnswersForItsNextTargetOnly) {
   EXPECT_EQ(sockets.idle(), 0U) << "a socket whose connect never completed is closed, not kept";
 
   // Kept sockets reset the connections they made, as a close would: the service sees a reset.
-  results = probeAll(first, 2s, 0, std::nullopt, &sockets);
+  results = probe(first, 2s, 0, std::nullopt, &sockets);
   ASSERT_EQ(results.size(), 2U);
   EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
   EXPECT_TRUE(results[1].refused) << results[1].detail;
   for (int n = 0; n < 2; ++n) expectTheNextConnectionWasReset(live);
 }
 
-TEST_F(ProbeMonitorTest, APoolKeepsNoMoreThanItsBound) {
+TEST_P(ProbeMonitorTest, APoolKeepsNoMoreThanItsBound) {
   Listener live("127.0.0.2", 0, 128);
   ASSERT_TRUE(live.error().empty()) << live.error();
   ProbeSockets sockets(/*max_idle=*/3);
   const std::vector<ProbeTarget> targets(20, ProbeTarget{"127.0.0.2", live.port()});
-  const auto results = probeAll(targets, 2s, 0, std::nullopt, &sockets);
+  const auto results = probe(targets, 2s, 0, std::nullopt, &sockets);
   for (const auto& r : results) EXPECT_EQ(r.health, Health::kUp) << r.detail;
   EXPECT_LE(sockets.idle(), 3U);
   EXPECT_GE(sockets.idle(), 1U);
@@ -473,7 +491,7 @@ size_t openDescriptors() {
 // Between polls the monitor keeps at most a quarter of the descriptors probes may use: with a
 // soft limit of 512, (512 - 128) / 4 = 96, however many probes connected (120 here, all at once:
 // the listener's queue of 128 holds them unaccepted).
-TEST_F(ProbeMonitorTest, KeptSocketsLeaveTheRestOfTheDaemonItsDescriptors) {
+TEST_P(ProbeMonitorTest, KeptSocketsLeaveTheRestOfTheDaemonItsDescriptors) {
   rlimit before{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
   ASSERT_GE(before.rlim_max, 512U);
@@ -498,14 +516,14 @@ TEST_F(ProbeMonitorTest, KeptSocketsLeaveTheRestOfTheDaemonItsDescriptors) {
   EXPECT_GE(kept, 1U) << "no socket kept at all";
 }
 
-TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
+TEST_P(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
   Listener listener("127.0.0.2", 0, 128);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   std::vector<ProbeTarget> targets;
   for (int i = 0; i < 100; ++i) {
     targets.push_back({i % 2 == 0 ? "127.0.0.2" : "127.0.0.3", listener.port()});
   }
-  auto results = probeAll(targets, 2s, /*max_open=*/7);
+  auto results = probe(targets, 2s, /*max_open=*/7);
   ASSERT_EQ(results.size(), 100u);
   for (size_t i = 0; i < results.size(); ++i) {
     EXPECT_EQ(results[i].health, Health::kUp) << i << ": " << results[i].detail;
@@ -513,7 +531,7 @@ TEST_F(ProbeMonitorTest, FewerDescriptorsThanTargetsGoesInWaves) {
   }
 }
 
-TEST_F(ProbeMonitorTest, IntervalRepeatsTheLastProbeUntilItIsDue) {
+TEST_P(ProbeMonitorTest, IntervalRepeatsTheLastProbeUntilItIsDue) {
   Listener listener("127.0.0.2", 0);
   ASSERT_TRUE(listener.error().empty()) << listener.error();
   auto monitor = create({{"port", std::to_string(listener.port())}, {"interval", "10s"}});
@@ -542,9 +560,9 @@ TEST_F(ProbeMonitorTest, IntervalRepeatsTheLastProbeUntilItIsDue) {
   EXPECT_EQ(fresh->front().at, clock_.now());
 }
 
-TEST_F(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
+TEST_P(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
   const std::vector<ProbeTarget> targets{{"compute-1.example", 22}, {"", 22}, {"::1", 1}};
-  auto results = probeAll(targets, 500ms);
+  auto results = probe(targets, 500ms);
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].health, Health::kUnknown);
   EXPECT_NE(results[0].detail.find("not a numeric IP address"), std::string::npos);
@@ -554,7 +572,7 @@ TEST_F(ProbeMonitorTest, AddressThatIsNotNumericIsUnknown) {
 }
 
 // Plain dotted quads are read without getaddrinfo; the other numeric forms it knows still work.
-TEST_F(ProbeMonitorTest, TheShortNumericFormsGetaddrinfoReadsStillWork) {
+TEST_P(ProbeMonitorTest, TheShortNumericFormsGetaddrinfoReadsStillWork) {
   Listener up("127.0.0.1", 0);
   ASSERT_TRUE(up.error().empty()) << up.error();
   const std::vector<ProbeTarget> targets{{"127.0.0.1", up.port()},
@@ -562,7 +580,7 @@ TEST_F(ProbeMonitorTest, TheShortNumericFormsGetaddrinfoReadsStillWork) {
                                          {"127.0.0.1", 1},
                                          {"127.1", 1},
                                          {"127.0.0.256", 1}};
-  auto results = probeAll(targets, 500ms);
+  auto results = probe(targets, 500ms);
   ASSERT_EQ(results.size(), 5u);
   EXPECT_EQ(results[0].health, Health::kUp) << results[0].detail;
   EXPECT_FALSE(results[0].refused);
@@ -583,15 +601,28 @@ TEST(ProbeAddressTest, FollowsTheInventoryKeys) {
   EXPECT_EQ(probeAddress(n, "mgmt"), "10.2.0.1");
 }
 
-TEST_F(ProbeMonitorTest, RejectsBadOptions) {
+TEST_P(ProbeMonitorTest, RejectsBadOptions) {
   EXPECT_FALSE(create({}));  // port is required
   EXPECT_FALSE(create({{"port", "0"}}));
   EXPECT_FALSE(create({{"port", "70000"}}));
   EXPECT_FALSE(create({{"port", "22"}, {"timeout", "0"}}));
   EXPECT_FALSE(create({{"port", "22"}, {"networks", "mgmt,mgmt"}}));
   EXPECT_FALSE(create({{"port", "22"}, {"networks", "a b"}}));
+  auto bad_io = create({{"port", "22"}, {"io", "select"}});
+  ASSERT_FALSE(bad_io);
+  EXPECT_NE(bad_io.error().message.find("io must be auto, io_uring or epoll, not 'select'"),
+            std::string::npos)
+      << bad_io.error().toString();
+  EXPECT_TRUE(create({{"port", "22"}, {"io", "auto"}}));
   EXPECT_TRUE(create({{"port", "22"}, {"networks", "mgmt, storage"}, {"timeout", "250ms"}}));
 }
+
+std::string ioTestName(const ::testing::TestParamInfo<ProbeIo>& param) {
+  return param.param == ProbeIo::kIoUring ? "io_uring" : "epoll";
+}
+
+INSTANTIATE_TEST_SUITE_P(Io, ProbeMonitorTest,
+                         ::testing::Values(ProbeIo::kEpoll, ProbeIo::kIoUring), ioTestName);
 
 TEST(ProbeRegistryTest, RegistersUnderItsName) {
   Registry registry;

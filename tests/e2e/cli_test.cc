@@ -116,6 +116,33 @@ TEST_F(CliTest, ValidateChecksTheBmcMonitorsFencerOptions) {
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
 }
 
+// The probe monitor's options are checked by validate, not only when the daemon starts: a port
+// out of range and an unknown way of waiting on the connects are named with the config file.
+TEST_F(CliTest, ValidateChecksTheProbeMonitorsOptions) {
+  const std::string conf = slurp(dir_.file("freezer-dr.conf"));
+  const auto with_probe = [&conf](const std::string& options) {
+    std::string out = conf;
+    out.replace(out.find("[monitoring]\ndriver = fake\n"), 26,
+                "[monitoring]\ndriver = fake, probe\n[monitoring.probe]\n" + options);
+    return out;
+  };
+  dir_.write("freezer-dr.conf", with_probe("port = 70000\n"));
+  auto bad_port = run({"validate"});
+  EXPECT_EQ(bad_port.exit_code, 1) << bad_port.out << bad_port.err;
+  EXPECT_NE(bad_port.err.find("port must be 1..65535"), std::string::npos) << bad_port.err;
+  EXPECT_NE(bad_port.err.find("freezer-dr.conf"), std::string::npos) << bad_port.err;
+
+  dir_.write("freezer-dr.conf", with_probe("port = 22\nio = select\n"));
+  auto bad_io = run({"validate"});
+  EXPECT_EQ(bad_io.exit_code, 1) << bad_io.out << bad_io.err;
+  EXPECT_NE(bad_io.err.find("io must be auto, io_uring or epoll"), std::string::npos)
+      << bad_io.err;
+
+  dir_.write("freezer-dr.conf", with_probe("port = 22\nio = epoll\n"));
+  auto good = run({"validate"});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+}
+
 TEST_F(CliTest, ValidateAcceptsAGoodConfigAndNeverPrintsSecrets) {
   auto r = run({"validate", "--log-level", "debug"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

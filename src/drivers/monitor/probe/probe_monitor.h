@@ -82,6 +82,16 @@ class ProbeSockets {
   size_t created_ = 0;
 };
 
+// How a batch waits on its connects. kIoUring: each connect linked to its timeout and submitted to
+// the kernel through io_uring, a few hundred per system call, the kernel timing each probe out
+// (Linux 5.5 and later; a container's seccomp profile or kernel.io_uring_disabled may refuse
+// it). kEpoll: non-blocking connects read through epoll, timed out on the calling thread, two
+// system calls per probe. kAuto: io_uring where it can be set up, else epoll. Same verdicts.
+enum class ProbeIo { kAuto, kIoUring, kEpoll };
+
+// Whether io_uring can be set up here with what a batch needs; if not, `why`.
+bool ioUringAvailable(std::string* why = nullptr);
+
 // Connects to every target at once and waits at most `timeout` for each, from its own start.
 // `max_open` bounds the sockets open at a time (0: derived from RLIMIT_NOFILE). Never fails as
 // a whole: a probe that cannot be made is kUnknown with the reason.
@@ -91,11 +101,11 @@ class ProbeSockets {
 // only a probe that waited its whole `timeout` says the node did not answer.
 //
 // `sockets` (optional) keeps the sockets for the next batch; without it they are reused only
-// within this one.
+// within this one. With `io` kIoUring and no io_uring here, every probe is kUnknown with why.
 std::vector<ProbeResult> probeAll(
     std::span<const ProbeTarget> targets, Duration timeout, size_t max_open = 0,
     std::optional<std::chrono::steady_clock::time_point> end = std::nullopt,
-    ProbeSockets* sockets = nullptr);
+    ProbeSockets* sockets = nullptr, ProbeIo io = ProbeIo::kAuto);
 
 // The address of `node` on `network` per the rules above; empty when it has none.
 std::string probeAddress(const Node& node, const std::string& network);
