@@ -259,7 +259,7 @@ Status forEachElement(const std::string& body, std::string_view what, std::strin
     input = simdjson::padded_string_view(copy->data(), copy->size(),
                                          copy->size() + simdjson::SIMDJSON_PADDING);
   }
-  od::parser parser;
+  thread_local od::parser parser;
   od::document doc;
   ElementReader reader(what, key, each);
   simdjson::error_code error = parser.iterate(input).get(doc);

@@ -383,6 +383,10 @@ Result<std::vector<ComputeService>> NovaClient::listComputeServices(const http::
                            (n ? " @" + n->version.str() : std::string());
   if (!response) return std::unexpected(response.error());
   std::vector<ComputeService> out;
+  if (host == nullptr) {
+    const size_t expected = last_listed_.load(std::memory_order_relaxed);
+    out.reserve(expected + expected / 64);
+  }
   const Status read = http::forEachElement(
       response->body, what, "services", [&](const http::Json& element, size_t i) -> Status {
         auto s = parseService(element, what, "services[" + std::to_string(i) + "]");
@@ -393,6 +397,7 @@ Result<std::vector<ComputeService>> NovaClient::listComputeServices(const http::
         return {};
       });
   if (!read) return std::unexpected(read.error());
+  if (host == nullptr) last_listed_.store(out.size(), std::memory_order_relaxed);
   return out;
 }
 
