@@ -130,6 +130,45 @@ TEST(JsonFieldsTest, ForEachElementGivesEachElementOfTheArrayAsItsOwnTree) {
   EXPECT_TRUE(empty.elements.empty());
 }
 
+// The parser is kept per thread between calls; a call made from inside another's callback reads
+// its own document with a parser of its own, and neither loses its place. Documents of very
+// different sizes one after the other read right too (the kept parser grows and is reused).
+TEST(JsonFieldsTest, ForEachElementCalledFromItsOwnCallbackReadsBothDocuments) {
+  const std::string outer = R"({"services": [{"host": "a"}, {"host": "b"}]})";
+  const std::string inner = R"({"services": [1, 2, 3]})";
+  std::vector<std::string> hosts;
+  std::vector<int64_t> numbers;
+  const Status read =
+      http::forEachElement(outer, "outer", "services", [&](const Json& element, size_t) -> Status {
+        hosts.push_back(element.at("host").get<std::string>());
+        return http::forEachElement(inner, "inner", "services",
+                                    [&](const Json& number, size_t) -> Status {
+                                      numbers.push_back(number.get<int64_t>());
+                                      return {};
+                                    });
+      });
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(hosts, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(numbers, (std::vector<int64_t>{1, 2, 3, 1, 2, 3}));
+
+  std::string large = R"({"services": [)";
+  for (int i = 0; i < 5000; ++i) large += (i == 0 ? "" : ",") + std::to_string(i);
+  large += "]}";
+  size_t count = 0;
+  ASSERT_TRUE(http::forEachElement(large, "large", "services", [&](const Json&, size_t) -> Status {
+    ++count;
+    return {};
+  }));
+  EXPECT_EQ(count, 5000U);
+  numbers.clear();
+  ASSERT_TRUE(
+      http::forEachElement(inner, "inner", "services", [&](const Json& n, size_t) -> Status {
+        numbers.push_back(n.get<int64_t>());
+        return {};
+      }));
+  EXPECT_EQ(numbers, (std::vector<int64_t>{1, 2, 3}));
+}
+
 TEST(JsonFieldsTest, ForEachElementNamesWhatIsWrongWithTheDocument) {
   const auto message = [](const std::string& body) {
     Seen seen;

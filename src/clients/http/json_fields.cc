@@ -259,7 +259,21 @@ Status forEachElement(const std::string& body, std::string_view what, std::strin
     input = simdjson::padded_string_view(copy->data(), copy->size(),
                                          copy->size() + simdjson::SIMDJSON_PADDING);
   }
-  thread_local od::parser parser;
+  // One parser per thread, kept: its index and string buffers are sized to the largest document
+  // it read (13.7 MB for a 2.3 MB os-services), and allocating them at every poll left that much
+  // churning through the heap. A call from inside `each` (none does) gets a parser of its own.
+  thread_local od::parser kept;
+  thread_local bool kept_in_use = false;
+  std::optional<od::parser> nested;
+  od::parser& parser = kept_in_use ? nested.emplace() : kept;
+  const bool owns_kept = !kept_in_use;
+  kept_in_use = true;
+  const struct Release {
+    bool owns;
+    ~Release() {
+      if (owns) kept_in_use = false;
+    }
+  } release{owns_kept};
   od::document doc;
   ElementReader reader(what, key, each);
   simdjson::error_code error = parser.iterate(input).get(doc);
