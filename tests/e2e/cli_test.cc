@@ -116,6 +116,16 @@ TEST_F(CliTest, ValidateChecksTheBmcMonitorsFencerOptions) {
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
 }
 
+// FreeIPMI and libvirt (with GLib, GnuTLS, ICU: 6 MiB resident) are opened by their fencers when
+// first created, not loaded with every process: the binary does not need them.
+TEST_F(CliTest, TheBinaryLoadsTheFencersLibrariesOnlyWhenConfigured) {
+  auto dump = runProcess({"/usr/bin/objdump", "-p", binaryPath()}, {}, dir_.path());
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  ASSERT_NE(dump.out.find("NEEDED"), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("libfreeipmi"), std::string::npos) << dump.out;
+  EXPECT_EQ(dump.out.find("libvirt"), std::string::npos) << dump.out;
+}
+
 // The probe monitor's options are checked by validate, not only when the daemon starts: a port
 // out of range and an unknown way of waiting on the connects are named with the config file.
 TEST_F(CliTest, ValidateChecksTheProbeMonitorsOptions) {

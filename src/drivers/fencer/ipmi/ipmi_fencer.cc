@@ -13,12 +13,62 @@
 #include <string>
 #include <vector>
 
+#include "core/shared_library.h"
 #include "freezer/call_deadline.h"
 
 namespace fdr::drivers {
 namespace {
 
 constexpr int kDefaultPort = 623;
+
+// FreeIPMI, opened when the first ipmi fencer is created (core/shared_library.h): what this
+// driver calls, each bound to its declared type.
+#define FDR_FREEIPMI_FUNCTIONS(X)        \
+  X(ipmi_ctx_create)                     \
+  X(ipmi_ctx_close)                      \
+  X(ipmi_ctx_destroy)                    \
+  X(ipmi_ctx_errnum)                     \
+  X(ipmi_ctx_errormsg)                   \
+  X(ipmi_ctx_open_outofband_2_0)         \
+  X(ipmi_completion_code_strerror_cmd_r) \
+  X(ipmi_cmd_chassis_control)            \
+  X(ipmi_cmd_get_chassis_status)         \
+  X(fiid_obj_create)                     \
+  X(fiid_obj_destroy)                    \
+  X(fiid_obj_errormsg)                   \
+  X(FIID_OBJ_GET)
+
+struct FreeIpmi {
+#define FDR_DECLARE(name) decltype(&::name) name = nullptr;
+  FDR_FREEIPMI_FUNCTIONS(FDR_DECLARE)
+#undef FDR_DECLARE
+  // The response templates are data: their address is the template.
+  fiid_field_t* tmpl_cmd_chassis_control_rs = nullptr;
+  fiid_field_t* tmpl_cmd_get_chassis_status_rs = nullptr;
+};
+
+Result<FreeIpmi> loadFreeIpmi() {
+  auto library = core::SharedLibrary::open(FDR_FREEIPMI_SONAME, "libfreeipmi17");
+  if (!library) return std::unexpected(library.error());
+  FreeIpmi api;
+  for (Status bound : {
+#define FDR_BIND(name) library->bind(api.name, #name),
+           FDR_FREEIPMI_FUNCTIONS(FDR_BIND)
+#undef FDR_BIND
+               library->bind(api.tmpl_cmd_chassis_control_rs, "tmpl_cmd_chassis_control_rs"),
+           library->bind(api.tmpl_cmd_get_chassis_status_rs, "tmpl_cmd_get_chassis_status_rs"),
+       }) {
+    if (!bound) return std::unexpected(bound.error());
+  }
+  return api;
+}
+
+// Loaded once per process; a failure is kept too (the library does not appear later).
+Result<const FreeIpmi*> freeIpmi() {
+  static const Result<FreeIpmi> loaded = loadFreeIpmi();
+  if (!loaded) return withContext(loaded.error(), "fencer ipmi");
+  return &*loaded;
+}
 
 // The settings one session is opened with: the driver options, overridden per node.
 struct SessionSettings {
@@ -107,16 +157,18 @@ Result<SessionSettings> settingsFor(const SessionSettings& defaults, const Node&
 using Clock = std::chrono::steady_clock;
 
 struct CtxDeleter {
+  const FreeIpmi* api = nullptr;
   void operator()(ipmi_ctx* ctx) const {
     // Sends Close Session when a session is open (bounded by the session timeout).
-    ipmi_ctx_close(ctx);
-    ipmi_ctx_destroy(ctx);
+    api->ipmi_ctx_close(ctx);
+    api->ipmi_ctx_destroy(ctx);
   }
 };
 using CtxPtr = std::unique_ptr<ipmi_ctx, CtxDeleter>;
 
 struct ObjDeleter {
-  void operator()(fiid_obj_t obj) const { fiid_obj_destroy(obj); }
+  const FreeIpmi* api = nullptr;
+  void operator()(fiid_obj_t obj) const { api->fiid_obj_destroy(obj); }
 };
 using ObjPtr = std::unique_ptr<std::remove_pointer_t<fiid_obj_t>, ObjDeleter>;
 
@@ -129,7 +181,7 @@ class IpmiFencer final : public Fencer {
     SessionSettings defaults;
   };
 
-  explicit IpmiFencer(Config config) : config_(config) {}
+  IpmiFencer(const FreeIpmi& api, Config config) : api_(api), config_(config) {}
 
   // Fencer
   Status powerOff(const Node& node) override {
@@ -193,12 +245,12 @@ class IpmiFencer final : public Fencer {
           where(node, action) + ": the call's deadline passed before the session was opened", true);
     }
 
-    CtxPtr ctx(ipmi_ctx_create());
+    CtxPtr ctx(api_.ipmi_ctx_create(), CtxDeleter{&api_});
     if (!ctx) return fail(ErrorCode::kInternal, where(node, action) + ": ipmi_ctx_create failed");
     const std::string host = bmcAddress(node);
     const std::string& password = node.fencer_password.reveal();
     const auto [session_ms, retransmission_ms] = timeouts();
-    const int rc = ipmi_ctx_open_outofband_2_0(
+    const int rc = api_.ipmi_ctx_open_outofband_2_0(
         ctx.get(), host.c_str(), node.fencer_user.empty() ? nullptr : node.fencer_user.c_str(),
         password.empty() ? nullptr : password.c_str(), /*k_g=*/nullptr, /*k_g_len=*/0,
         settings->privilege_level, settings->cipher_suite, session_ms, retransmission_ms,
@@ -225,8 +277,8 @@ class IpmiFencer final : public Fencer {
 
   Error sessionError(const Node& node, ipmi_ctx_t ctx, const std::string& step,
                      uint8_t cipher_suite) const {
-    const int errnum = ipmi_ctx_errnum(ctx);
-    std::string detail = ipmi_ctx_errormsg(ctx);
+    const int errnum = api_.ipmi_ctx_errnum(ctx);
+    std::string detail = api_.ipmi_ctx_errormsg(ctx);
     Error error{ErrorCode::kUnavailable, "", /*retryable=*/true};
     switch (errnum) {
       case IPMI_ERR_USERNAME_INVALID:
@@ -276,10 +328,10 @@ class IpmiFencer final : public Fencer {
   }
 
   // The completion code's meaning for a command that got a bad one.
-  static std::string completionCode(fiid_obj_t response) {
+  [[nodiscard]] std::string completionCode(fiid_obj_t response) const {
     std::array<char, IPMI_ERR_STR_MAX_LEN> text{};
-    if (ipmi_completion_code_strerror_cmd_r(response, IPMI_NET_FN_CHASSIS_RQ, text.data(),
-                                            text.size()) < 0) {
+    if (api_.ipmi_completion_code_strerror_cmd_r(response, IPMI_NET_FN_CHASSIS_RQ, text.data(),
+                                                 text.size()) < 0) {
       return "";
     }
     return text.data();
@@ -287,11 +339,11 @@ class IpmiFencer final : public Fencer {
 
   Status control(const Node& node, ipmi_ctx_t ctx, uint8_t command,
                  const std::string& action) const {
-    ObjPtr response(fiid_obj_create(tmpl_cmd_chassis_control_rs));
+    ObjPtr response(api_.fiid_obj_create(api_.tmpl_cmd_chassis_control_rs), ObjDeleter{&api_});
     if (!response) return fail(ErrorCode::kInternal, where(node, action) + ": out of memory");
-    if (ipmi_cmd_chassis_control(ctx, command, response.get()) < 0) {
+    if (api_.ipmi_cmd_chassis_control(ctx, command, response.get()) < 0) {
       Error error = sessionError(node, ctx, action, 0);
-      if (ipmi_ctx_errnum(ctx) == IPMI_ERR_BAD_COMPLETION_CODE) {
+      if (api_.ipmi_ctx_errnum(ctx) == IPMI_ERR_BAD_COMPLETION_CODE) {
         const std::string meaning = completionCode(response.get());
         if (!meaning.empty()) error.message += ": " + meaning;
         error.message = "the BMC refused the command: " + error.message;
@@ -303,30 +355,32 @@ class IpmiFencer final : public Fencer {
 
   Result<PowerState> chassisPower(const Node& node, ipmi_ctx_t ctx,
                                   const std::string& action) const {
-    ObjPtr response(fiid_obj_create(tmpl_cmd_get_chassis_status_rs));
+    ObjPtr response(api_.fiid_obj_create(api_.tmpl_cmd_get_chassis_status_rs), ObjDeleter{&api_});
     if (!response) return fail(ErrorCode::kInternal, where(node, action) + ": out of memory");
-    if (ipmi_cmd_get_chassis_status(ctx, response.get()) < 0) {
+    if (api_.ipmi_cmd_get_chassis_status(ctx, response.get()) < 0) {
       Error error = sessionError(node, ctx, action + ": get chassis status", 0);
-      if (ipmi_ctx_errnum(ctx) == IPMI_ERR_BAD_COMPLETION_CODE) {
+      if (api_.ipmi_ctx_errnum(ctx) == IPMI_ERR_BAD_COMPLETION_CODE) {
         const std::string meaning = completionCode(response.get());
         if (!meaning.empty()) error.message += ": " + meaning;
       }
       return std::unexpected(std::move(error));
     }
     uint64_t power_is_on = 0;
-    if (FIID_OBJ_GET(response.get(), "current_power_state.power_is_on", &power_is_on) < 0) {
+    if (api_.FIID_OBJ_GET(response.get(), "current_power_state.power_is_on", &power_is_on) < 0) {
       return fail(ErrorCode::kCorruption,
                   where(node, action) + ": the chassis status answer has no power state: " +
-                      fiid_obj_errormsg(response.get()),
+                      api_.fiid_obj_errormsg(response.get()),
                   true);
     }
     return power_is_on != 0 ? PowerState::kOn : PowerState::kOff;
   }
 
+  const FreeIpmi& api_;
   Config config_;
 };
 
-Result<FencerPtr> create(const Options& options, DriverContext& context) {
+// The driver options, checked (by `validate` through the factory's check, and at start-up).
+Result<IpmiFencer::Config> readConfig(const Options& options) {
   IpmiFencer::Config config;
   config.timeout = options.getDuration("timeout");
   config.retransmission_timeout = options.getDuration("retransmission-timeout");
@@ -346,6 +400,23 @@ Result<FencerPtr> create(const Options& options, DriverContext& context) {
   auto flags = parseWorkarounds(options.getList("workarounds"));
   if (!flags) return withContext(flags.error(), "fencer ipmi: workarounds");
   config.defaults = {*suite, *level, *flags};
+  return config;
+}
+
+Status check(const Options& options) {
+  auto config = readConfig(options);
+  if (!config) return std::unexpected(config.error());
+  auto api = freeIpmi();  // FreeIPMI installed: said by validate, not at the first fencing
+  if (!api) return std::unexpected(api.error());
+  return {};
+}
+
+Result<FencerPtr> create(const Options& options, DriverContext& context) {
+  auto api = freeIpmi();
+  if (!api) return std::unexpected(api.error());
+  auto read = readConfig(options);
+  if (!read) return std::unexpected(read.error());
+  const IpmiFencer::Config& config = *read;
 
   // Per-node overrides are checked now, at start-up, not at fencing time.
   std::string problems;
@@ -359,7 +430,7 @@ Result<FencerPtr> create(const Options& options, DriverContext& context) {
   if (!problems.empty()) {
     return fail(ErrorCode::kInvalidArgument, "fencer ipmi: inventory: " + problems);
   }
-  return std::make_unique<IpmiFencer>(config);
+  return std::make_unique<IpmiFencer>(**api, config);
 }
 
 }  // namespace
@@ -399,6 +470,7 @@ Status registerIpmiFencer(Registry& registry) {
                .default_value = "623",
                .help = "BMC UDP port when the inventory gives no fencer-port"},
           },
+      .check = check,
       .create = create,
   });
 }

@@ -12,21 +12,66 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
+
+#include "core/shared_library.h"
 
 namespace fdr::drivers {
 namespace {
 
-// libvirt prints every error on stderr unless told otherwise; errors here are values.
-void silenceLibvirtOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { virSetErrorFunc(nullptr, [](void*, virErrorPtr) {}); });
+// libvirt, opened when the first libvirt fencer is created (core/shared_library.h): what this
+// driver calls, each bound to its declared type. Every call below runs after create() loaded it.
+#define FDR_LIBVIRT_FUNCTIONS(X) \
+  X(virSetErrorFunc)             \
+  X(virConnectOpen)              \
+  X(virConnectClose)             \
+  X(virConnectIsAlive)           \
+  X(virDomainLookupByName)       \
+  X(virDomainFree)               \
+  X(virDomainGetState)           \
+  X(virDomainDestroy)            \
+  X(virDomainCreate)             \
+  X(virGetLastError)             \
+  X(virResetLastError)
+
+struct Libvirt {
+#define FDR_DECLARE(name) decltype(&::name) name = nullptr;
+  FDR_LIBVIRT_FUNCTIONS(FDR_DECLARE)
+#undef FDR_DECLARE
+};
+
+Result<Libvirt> loadLibvirt() {
+  auto library = core::SharedLibrary::open(FDR_LIBVIRT_SONAME, "libvirt0");
+  if (!library) return std::unexpected(library.error());
+  Libvirt api;
+  for (Status bound : {
+#define FDR_BIND(name) library->bind(api.name, #name),
+           FDR_LIBVIRT_FUNCTIONS(FDR_BIND)
+#undef FDR_BIND
+       }) {
+    if (!bound) return std::unexpected(bound.error());
+  }
+  // libvirt prints every error on stderr unless told otherwise; errors here are values.
+  api.virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
+  return api;
+}
+
+// Loaded once per process; a failure is kept too (the library does not appear later).
+const Result<Libvirt>& loaded() {
+  static const Result<Libvirt> library = loadLibvirt();
+  return library;
+}
+
+// Only called once create() has succeeded, so loaded() holds the library.
+const Libvirt& api() {
+  return *loaded();
 }
 
 // An open connection, shared by the calls (and the worker threads) that use it.
 class Connection {
  public:
   explicit Connection(virConnectPtr conn) : conn_(conn) {}
-  ~Connection() { virConnectClose(conn_); }
+  ~Connection() { api().virConnectClose(conn_); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   [[nodiscard]] virConnectPtr get() const { return conn_; }
@@ -37,14 +82,14 @@ class Connection {
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 struct DomainDeleter {
-  void operator()(virDomainPtr domain) const { virDomainFree(domain); }
+  void operator()(virDomainPtr domain) const { api().virDomainFree(domain); }
 };
 using DomainPtr = std::unique_ptr<virDomain, DomainDeleter>;
 
 // The calling thread's last libvirt error as an Error. `broken` is set when the connection
 // itself failed, so that it is reopened next time.
 Error lastError(const std::string& what, bool* broken = nullptr) {
-  virErrorPtr error = virGetLastError();
+  virErrorPtr error = api().virGetLastError();
   if (error == nullptr) return {ErrorCode::kInternal, what + ": failed without an error", false};
   const std::string detail = error->message != nullptr ? error->message : "unknown error";
   Error out{ErrorCode::kUnavailable, what + ": " + detail, true};
@@ -75,7 +120,7 @@ Error lastError(const std::string& what, bool* broken = nullptr) {
       break;
     default: break;
   }
-  virResetLastError();
+  api().virResetLastError();
   return out;
 }
 
@@ -136,7 +181,7 @@ class ConnectionPool {
   Result<DomainPtr> lookUp(const Call& call) {
     auto conn = connection(call);
     if (!conn) return std::unexpected(conn.error());
-    virDomainPtr domain = virDomainLookupByName((*conn)->get(), call.domain.c_str());
+    virDomainPtr domain = api().virDomainLookupByName((*conn)->get(), call.domain.c_str());
     if (domain == nullptr) return std::unexpected(failed(call, "virDomainLookupByName"));
     return DomainPtr(domain);
   }
@@ -158,12 +203,12 @@ class ConnectionPool {
       std::lock_guard lock(mutex_);
       auto it = connections_.find(call.uri);
       if (it != connections_.end()) {
-        if (virConnectIsAlive(it->second->get()) == 1) return it->second;
+        if (api().virConnectIsAlive(it->second->get()) == 1) return it->second;
         connections_.erase(it);
       }
     }
     // Opened outside the lock: opening a remote URI may take long.
-    virConnectPtr conn = virConnectOpen(call.uri.empty() ? nullptr : call.uri.c_str());
+    virConnectPtr conn = api().virConnectOpen(call.uri.empty() ? nullptr : call.uri.c_str());
     if (conn == nullptr) return std::unexpected(lastError(call.what + ": virConnectOpen"));
     auto opened = std::make_shared<Connection>(conn);
     std::lock_guard lock(mutex_);
@@ -198,7 +243,7 @@ class LibvirtFencer final : public Fencer {
           if (!domain) return std::unexpected(domain.error());
           int state = VIR_DOMAIN_NOSTATE;
           int reason = 0;
-          if (virDomainGetState(domain->get(), &state, &reason, 0) < 0) {
+          if (api().virDomainGetState(domain->get(), &state, &reason, 0) < 0) {
             return std::unexpected(pool->failed(call, "virDomainGetState"));
           }
           return powerOf(state);
@@ -231,7 +276,8 @@ class LibvirtFencer final : public Fencer {
           auto domain = pool->lookUp(call);
           if (!domain) return std::unexpected(domain.error());
           const bool off = wanted == PowerState::kOff;
-          if ((off ? virDomainDestroy(domain->get()) : virDomainCreate(domain->get())) == 0) {
+          if ((off ? api().virDomainDestroy(domain->get())
+                   : api().virDomainCreate(domain->get())) == 0) {
             return true;
           }
           Error error = pool->failed(call, off ? "virDomainDestroy" : "virDomainCreate");
@@ -239,11 +285,11 @@ class LibvirtFencer final : public Fencer {
           // qemu driver, an internal error in the test driver): fine in the wanted state.
           int state = VIR_DOMAIN_NOSTATE;
           int reason = 0;
-          if (virDomainGetState(domain->get(), &state, &reason, 0) == 0 &&
+          if (api().virDomainGetState(domain->get(), &state, &reason, 0) == 0 &&
               powerOf(state) == wanted) {
             return true;
           }
-          virResetLastError();
+          api().virResetLastError();
           return std::unexpected(std::move(error));
         });
     if (!done) return std::unexpected(done.error());
@@ -255,8 +301,10 @@ class LibvirtFencer final : public Fencer {
   std::shared_ptr<ConnectionPool> pool_;
 };
 
-Result<FencerPtr> create(const Options& options, DriverContext&) {
-  silenceLibvirtOnce();
+// The driver options, checked (by `validate` through the factory's check, and at start-up),
+// and libvirt installed.
+Result<std::pair<std::string, Duration>> readConfig(const Options& options) {
+  if (!loaded()) return withContext(loaded().error(), "fencer libvirt");
   const Duration timeout = options.getDuration("timeout");
   if (timeout.count() <= 0) {
     return fail(ErrorCode::kInvalidArgument, "fencer libvirt: timeout must be positive");
@@ -269,7 +317,13 @@ Result<FencerPtr> create(const Options& options, DriverContext&) {
                 "values");
   }
   if (uri.empty()) uri = legacy;
-  return std::make_unique<LibvirtFencer>(uri, timeout);
+  return std::pair{uri, timeout};
+}
+
+Result<FencerPtr> create(const Options& options, DriverContext&) {
+  auto config = readConfig(options);
+  if (!config) return std::unexpected(config.error());
+  return std::make_unique<LibvirtFencer>(config->first, config->second);
 }
 
 }  // namespace
@@ -295,6 +349,11 @@ Status registerLibvirtFencer(Registry& registry) {
                .default_value = "10s",
                .help = "bound of one call (connecting included)"},
           },
+      .check = [](const Options& options) -> Status {
+        auto config = readConfig(options);
+        if (!config) return std::unexpected(config.error());
+        return {};
+      },
       .create = create,
   });
 }
