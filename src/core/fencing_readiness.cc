@@ -72,8 +72,8 @@ std::optional<ReadinessChange> FencingReadiness::checked(
   }
   const auto& [cause, reason] = *failure;
   if (!state.unprotected || state.unprotected->cause != cause) {
-    state.unprotected =
-        UnprotectedNode{.node = node, .cause = cause, .reason = reason, .since = now};
+    state.unprotected = std::make_unique<UnprotectedNode>(
+        UnprotectedNode{.node = node, .cause = cause, .reason = reason, .since = now});
     ++version_;
   } else if (state.unprotected->reason != reason) {
     state.unprotected->reason = reason;  // the latest words of the same cause
@@ -130,7 +130,7 @@ void FencingReadiness::alreadyReported(const UnprotectedNode& known) {
     }
     return;
   }
-  it->second.unprotected = known;
+  it->second.unprotected = std::make_unique<UnprotectedNode>(known);
   it->second.reported_cause = known.cause;
 }
 
