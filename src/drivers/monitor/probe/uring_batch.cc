@@ -125,18 +125,25 @@ class UringBatch : public Batch {
   static constexpr size_t kStartSlice = 256;
   static constexpr unsigned kSqEntries = 1024;  // a slice takes 512, disconnects the rest
   static constexpr unsigned kCqEntries = 8192;  // more wait in the kernel (NODROP)
+  static constexpr int kMaxStalls = 1000;
   enum State : uint8_t { kIdle, kConnecting, kDisconnecting };
   static constexpr uint8_t kIpv6 = 4;  // or'ed into state_
   enum Kind : uint64_t { kConnect = 0, kTimeout = 1, kDisconnect = 2 };
   static uint64_t tag(size_t i, Kind kind) { return (static_cast<uint64_t>(i) << 2) | kind; }
 
   // Submits until the submission queue is empty; a full completion queue (EBUSY) is read from
-  // first. A negative errno when the ring failed.
+  // first. A negative errno when the ring failed, or when it took nothing in kMaxStalls tries in
+  // a row (EAGAIN: the kernel could not allocate the requests), rather than spin.
   int flush() {
+    int stalls = 0;
     while (io_uring_sq_ready(&ring_) > 0) {
       const int rc = io_uring_submit(&ring_);
-      if (rc >= 0 || rc == -EINTR) continue;
-      if (rc != -EBUSY && rc != -EAGAIN) return rc;
+      if (rc > 0) {
+        stalls = 0;
+        continue;
+      }
+      if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
+      if (++stalls > kMaxStalls) return rc < 0 ? rc : -EAGAIN;
       reapSome();
     }
     return 0;
