@@ -22,11 +22,11 @@ enum class Role { kLeader, kStandby };
 // What `status` shows of the election.
 struct LeadershipState {
   Role role = Role::kStandby;
-  std::string self;          // this controller's name
-  std::string leader;        // the leader's name; empty: none known
-  int64_t term = 0;          // the leader's term (its key's create revision); 0: none
+  std::string self;                // this controller's name
+  std::string leader;              // the leader's name; empty: none known
+  int64_t term = 0;                // the leader's term (its key's create revision); 0: none
   std::optional<TimePoint> since;  // when this controller became leader / standby
-  std::string why;           // a standby's reason ("etcd unreachable: …", "X is the leader")
+  std::string why;  // a standby's reason ("etcd unreachable: …", "X is the leader")
 };
 
 class Leadership {
@@ -47,7 +47,11 @@ class Leadership {
 // Single node: always the leader (the SQLite journal's lock keeps a second copy out).
 class LocalLeadership final : public Leadership {
  public:
-  explicit LocalLeadership(std::string self) { state_.role = Role::kLeader; state_.self = state_.leader = std::move(self); state_.term = 1; }
+  explicit LocalLeadership(std::string self) {
+    state_.role = Role::kLeader;
+    state_.self = state_.leader = std::move(self);
+    state_.term = 1;
+  }
   [[nodiscard]] bool acting(SteadyTime /*now*/) const override { return true; }
   [[nodiscard]] int64_t term() const override { return 1; }
   [[nodiscard]] LeadershipState state() const override { return state_; }

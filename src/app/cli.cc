@@ -6,10 +6,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <stop_token>
 #include <thread>
 
+#include <fmt/ranges.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,8 +24,11 @@
 #include "app/openstack_session.h"
 #include "app/status_report.h"
 #include "app/wiring.h"
+#include "clients/etcd/etcd_client.h"
 #include "core/codec.h"
 #include "core/engine.h"
+#include "ha/etcd_election.h"
+#include "store/etcd/etcd_journal.h"
 #include "store/memory/memory_journal.h"
 #include "store/sqlite/sqlite_journal.h"
 
@@ -38,6 +43,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitConfig = 1;
 constexpr int kExitRuntime = 2;
 constexpr int kExitNeedsOperator = 3;
+// Controller HA: this daemon led and lost the leadership. It stops, to be restarted as a
+// standby (systemd: Restart=always), with nothing of the old term in memory.
+constexpr int kExitDeposed = 4;
 
 struct Globals {
   std::string config_file;
@@ -127,9 +135,72 @@ std::unique_ptr<Loaded> loadAll(const Globals& globals, Clock& clock) {
   return loaded;
 }
 
-Result<std::unique_ptr<SqliteJournal>> openJournal(const config::Config& cfg,
-                                                   SqliteJournal::Mode mode) {
-  return SqliteJournal::open(cfg.journal_path, mode);
+// Controller HA ([ha]): the etcd client, and the election when this process campaigns.
+struct Ha {
+  std::unique_ptr<etcd::EtcdClient> etcd;
+  std::unique_ptr<ha::EtcdElection> election;
+};
+
+std::string controllerName(const config::Config& cfg) {
+  if (!cfg.ha.name.empty()) return cfg.ha.name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "freezer-dr";
+  return host;
+}
+
+Result<Ha> connectHa(const config::Config& cfg, Clock& clock, bool campaign) {
+  etcd::EtcdOptions options;
+  options.endpoints = cfg.ha.etcd_endpoints;
+  options.tls = http::TlsOptions{.ca_file = cfg.ha.ca_file,
+                                 .client_cert = cfg.ha.cert_file,
+                                 .client_key = cfg.ha.key_file,
+                                 .insecure = cfg.ha.insecure};
+  options.request_timeout = cfg.ha.request_timeout;
+  auto client = etcd::EtcdClient::create(std::move(options), clock);
+  if (!client) return withContext(client.error(), "[ha] etcd");
+  Ha out;
+  out.etcd = std::move(*client);
+  if (campaign) {
+    out.election = std::make_unique<ha::EtcdElection>(
+        *out.etcd,
+        ha::ElectionOptions{.prefix = cfg.ha.prefix(),
+                            .name = controllerName(cfg),
+                            .ttl = cfg.ha.lease_ttl,
+                            .margin = cfg.ha.margin(),
+                            .campaign_interval = cfg.ha.campaign_interval},
+        clock);
+  }
+  return out;
+}
+
+Result<ClusterStatus> readCluster(etcd::EtcdClient& etcd, const config::Config& cfg,
+                                  TimePoint now) {
+  ClusterStatus out;
+  out.cluster = cfg.ha.cluster;
+  out.read_at = now;
+  auto leader = ha::EtcdElection::leader(etcd, cfg.ha.prefix());
+  if (!leader) return withContext(leader.error(), "cannot read the leader from etcd");
+  if (*leader) {
+    out.leader = (*leader)->first;
+    out.term = (*leader)->second;
+  }
+  auto members = ha::EtcdElection::members(etcd, cfg.ha.prefix());
+  if (!members) return withContext(members.error(), "cannot read the controllers from etcd");
+  out.members = std::move(*members);
+  return out;
+}
+
+// The journal: the SQLite file, or with [ha] the etcd one (writes conditioned on the
+// election's term; a reader, which may only enqueue commands, without an election).
+Result<JournalPtr> openJournal(const config::Config& cfg, SqliteJournal::Mode mode,
+                               Ha* ha = nullptr) {
+  if (ha != nullptr) {
+    return JournalPtr(
+        std::make_unique<EtcdJournal>(*ha->etcd, cfg.ha.prefix(), ha->election.get()));
+  }
+  auto journal = SqliteJournal::open(cfg.journal_path, mode);
+  if (!journal) return std::unexpected(journal.error());
+  return JournalPtr(std::move(*journal));
 }
 
 // Stops the daemon cleanly on SIGTERM / SIGINT: the tick in progress finishes, then run returns.
@@ -173,9 +244,12 @@ Duration tickInterval(const config::Config& cfg, const core::TickSummary& summar
 // A stop must not wait for a call that hangs (a BMC, cloud or mail server that never answers,
 // up to its deadline): after a short grace, exit without joining its worker. Everything taken
 // is in the journal; what the call would have answered is asked again at the next start.
-int leave(core::ThreadPoolExecutor& executor, int exit_code) {
+// `before_exit` runs once the calls have returned or been left behind (the HA daemon resigns).
+int leave(core::ThreadPoolExecutor& executor, int exit_code,
+          const std::function<void()>& before_exit = {}) {
   constexpr Duration kGrace{std::chrono::seconds(2)};
   const size_t stuck = executor.stop(kGrace);
+  if (before_exit) before_exit();
   if (stuck == 0) return exit_code;
   spdlog::warn("{} driver call(s) still running after {} s (no answer yet); exiting without them",
                stuck, kGrace.count() / 1000);
@@ -189,30 +263,62 @@ int cmdRun(const Globals& globals) {
   SystemClock clock;
   auto loaded = loadAll(globals, clock);
   if (!loaded) return kExitConfig;
-  auto journal = openJournal(loaded->config, SqliteJournal::Mode::kActor);
+  const config::Config& cfg = loaded->config;
+  std::optional<Ha> ha;
+  if (cfg.ha.enabled()) {
+    auto connected = connectHa(cfg, clock, /*campaign=*/true);
+    if (!connected) {
+      spdlog::critical("{}", connected.error().message);
+      return kExitConfig;
+    }
+    ha = std::move(*connected);
+  }
+  auto journal = openJournal(cfg, SqliteJournal::Mode::kActor, ha ? &*ha : nullptr);
   if (!journal) {
     spdlog::critical("{}", journal.error().message);
     return kExitRuntime;
   }
+  core::EngineDrivers drivers = loaded->pipeline.drivers();
+  if (ha) drivers.leadership = ha->election.get();
   // After the drivers, before the engine: destroyed before the drivers, once every call in
   // progress has returned.
-  core::ThreadPoolExecutor executor(laneSizes(loaded->config));
-  core::Engine engine(policyFrom(loaded->config), loaded->pipeline.drivers(), **journal, clock,
-                      sharedInventory(*loaded), executor);
-  if (auto resumed = engine.resume(); !resumed) {
-    spdlog::critical("{}", resumed.error().message);
-    return kExitRuntime;
+  core::ThreadPoolExecutor executor(laneSizes(cfg));
+  core::Engine engine(policyFrom(cfg), drivers, **journal, clock, sharedInventory(*loaded),
+                      executor);
+  if (ha) {
+    // The first tick that finds this controller leading resumes the open incidents.
+    ha->election->start();
+    spdlog::info(
+        "freezer-dr {} watching {} node(s) as controller '{}' of cluster '{}' (etcd "
+        "{}); acting only while it leads",
+        FDR_VERSION, cfg.nodes.size(), controllerName(cfg), cfg.ha.cluster,
+        fmt::join(cfg.ha.etcd_endpoints, ", "));
+  } else {
+    if (auto resumed = engine.resume(); !resumed) {
+      spdlog::critical("{}", resumed.error().message);
+      return kExitRuntime;
+    }
+    spdlog::info("freezer-dr {} watching {} node(s); journal {}", FDR_VERSION, cfg.nodes.size(),
+                 cfg.journal_path);
   }
-  spdlog::info("freezer-dr {} watching {} node(s); journal {}", FDR_VERSION,
-               loaded->config.nodes.size(), loaded->config.journal_path);
   const std::stop_token stop = signals.token();
+  int exit_code = kExitOk;
   while (!stop.stop_requested()) {
     const core::TickSummary summary = engine.tick();
-    engine.waitForWork(tickInterval(loaded->config, summary), stop);
+    if (summary.deposed) {
+      spdlog::error("stopping: this controller lost the leadership; restarted, it stands by");
+      exit_code = kExitDeposed;
+      break;
+    }
+    engine.waitForWork(tickInterval(cfg, summary), stop);
   }
-  spdlog::info("stopped; {} open incident(s) are in the journal and resume at the next start",
-               engine.openIncidents().size());
-  return leave(executor, kExitOk);
+  if (exit_code == kExitOk) {
+    spdlog::info("stopped; {} open incident(s) are in the journal and resume at the next start",
+                 engine.openIncidents().size());
+  }
+  return leave(executor, exit_code, [&] {
+    if (ha) ha->election->resign();
+  });
 }
 
 int cmdCheck(const Globals& globals, bool dry_run) {
@@ -222,6 +328,11 @@ int cmdCheck(const Globals& globals, bool dry_run) {
   std::unique_ptr<Journal> journal;
   Pipeline dry;
   core::EngineDrivers drivers = loaded->pipeline.drivers();
+  if (!dry_run && loaded->config.ha.enabled()) {
+    std::cerr << "error: `check` acts on its own, outside the election: with [ha] only "
+                 "`check --dry-run` runs (the leader acts; see `freezer-dr status`)\n";
+    return kExitConfig;
+  }
   if (dry_run) {
     journal = std::make_unique<MemoryJournal>();
     dry = dryRunPipeline(loaded->pipeline, std::cout);
@@ -318,11 +429,20 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
   // Only the journal's path is needed: the inventory is not read (nor its mistakes reported).
   auto cfg = loadConfig(globals, config::Inventory::kSkip);
   if (!cfg) return kExitConfig;
-  if (!std::filesystem::exists(cfg->journal_path)) {
+  SystemClock clock;
+  std::optional<Ha> ha;
+  if (cfg->ha.enabled()) {
+    auto connected = connectHa(*cfg, clock, /*campaign=*/false);
+    if (!connected) {
+      std::cerr << "error: " << connected.error().message << "\n";
+      return kExitConfig;
+    }
+    ha = std::move(*connected);
+  } else if (!std::filesystem::exists(cfg->journal_path)) {
     std::cout << "no journal yet at " << cfg->journal_path << ": no incident ever\n";
     return kExitOk;
   }
-  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader);
+  auto journal = openJournal(*cfg, SqliteJournal::Mode::kReader, ha ? &*ha : nullptr);
   if (!journal) {
     std::cerr << "error: " << journal.error().message << "\n";
     return kExitRuntime;
@@ -339,16 +459,27 @@ int cmdStatus(const Globals& globals, bool as_json, size_t limit) {
       return kExitRuntime;
     }
   }
+  std::optional<ClusterStatus> cluster;
+  if (ha) {
+    auto read = readCluster(*ha->etcd, *cfg, clock.now());
+    if (!read) {
+      std::cerr << "error: " << read.error().message << "\n";
+      return kExitRuntime;
+    }
+    cluster = std::move(*read);
+  }
   if (as_json) {
     nlohmann::json doc = {{"open", nlohmann::json::array()},
                           {"recent", nlohmann::json::array()},
                           {"undelivered_notifications", undeliveredJson(*undelivered)}};
+    if (cluster) doc["ha"] = toJson(*cluster);
     addGuardsJson(doc, *guards);
     for (const auto& i : *open) doc["open"].push_back(toJson(i));
     for (const auto& i : *recent) doc["recent"].push_back(toJson(i));
     std::cout << doc.dump(2) << "\n";
     return kExitOk;
   }
+  if (cluster) printCluster(std::cout, *cluster);
   printStatus(std::cout, *open, *recent, *undelivered, *guards);
   return kExitOk;
 }
@@ -364,7 +495,17 @@ std::string operatorName(std::string who) {
 // Queues an operator command in the journal for the acting daemon; false (said on stderr) if
 // the journal cannot take it.
 bool queueCommand(const config::Config& cfg, const OperatorCommand& command) {
-  auto journal = openJournal(cfg, SqliteJournal::Mode::kReader);
+  SystemClock clock;
+  std::optional<Ha> ha;
+  if (cfg.ha.enabled()) {
+    auto connected = connectHa(cfg, clock, /*campaign=*/false);
+    if (!connected) {
+      std::cerr << "error: " << connected.error().message << "\n";
+      return false;
+    }
+    ha = std::move(*connected);
+  }
+  auto journal = openJournal(cfg, SqliteJournal::Mode::kReader, ha ? &*ha : nullptr);
   if (!journal) {
     std::cerr << "error: " << journal.error().message << "\n";
     return false;

@@ -149,6 +149,37 @@ nlohmann::json undeliveredJson(const std::vector<OutboxItem>& undelivered) {
   return items;
 }
 
+void printCluster(std::ostream& out, const ClusterStatus& cluster) {
+  if (cluster.leader) {
+    out << fmt::format("Cluster '{}': {} leads (term {})\n", cluster.cluster, *cluster.leader,
+                       cluster.term);
+  } else {
+    out << fmt::format("Cluster '{}': no controller leads: nothing is fenced or evacuated\n",
+                       cluster.cluster);
+  }
+  for (const ha::MemberRecord& m : cluster.members) {
+    const auto age =
+        std::chrono::duration_cast<std::chrono::seconds>(cluster.read_at - m.heartbeat);
+    out << fmt::format("  {} {}: last heartbeat {} ({} s ago){}\n", m.role, m.name,
+                       formatTime(m.heartbeat), age.count(), m.why.empty() ? "" : "; " + m.why);
+  }
+}
+
+nlohmann::json toJson(const ClusterStatus& cluster) {
+  nlohmann::json members = nlohmann::json::array();
+  for (const ha::MemberRecord& m : cluster.members) {
+    members.push_back({{"name", m.name},
+                       {"role", m.role},
+                       {"term", m.term},
+                       {"heartbeat", formatTime(m.heartbeat)},
+                       {"why", m.why}});
+  }
+  return {{"cluster", cluster.cluster},
+          {"leader", cluster.leader ? nlohmann::json(*cluster.leader) : nlohmann::json()},
+          {"term", cluster.term},
+          {"controllers", members}};
+}
+
 void printIncident(std::ostream& out, const Incident& i) {
   out << fmt::format("incident {}  node {}  phase {}\n", i.id, i.node, toString(i.phase));
   out << fmt::format("  detected {}  fenced {}  compute-down {}  evacuated {}  closed {}\n",

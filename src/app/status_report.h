@@ -10,6 +10,7 @@
 #include "core/guard_state.h"
 #include "freezer/incident.h"
 #include "freezer/journal.h"
+#include "ha/etcd_election.h"
 
 namespace fdr::app {
 
@@ -24,6 +25,17 @@ struct GuardsReport {
 
 // Reads the report from `journal`; a setting that cannot be decoded is an error naming it.
 [[nodiscard]] Result<GuardsReport> readGuards(Journal& journal);
+
+// Controller HA: the leader key's holder and every controller's entry, read from etcd.
+struct ClusterStatus {
+  std::string cluster;
+  std::optional<std::string> leader;  // none: no controller leads (etcd lost its quorum, ...)
+  int64_t term = 0;
+  std::vector<ha::MemberRecord> members;
+  TimePoint read_at;
+};
+void printCluster(std::ostream& out, const ClusterStatus& cluster);
+[[nodiscard]] nlohmann::json toJson(const ClusterStatus& cluster);
 
 void printIncident(std::ostream& out, const Incident& incident);
 void printGuards(std::ostream& out, const GuardsReport& guards);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "core/engine_internal.h"
 #include "freezer/call_deadline.h"
 
@@ -25,9 +27,15 @@ bool Calls::startErased(const std::string& key, const std::string& lane, Duratio
     inbox_->running[key] += 1;
   }
   const SteadyTime real_deadline = std::chrono::steady_clock::now() + timeout;
-  executor_.post(lane, [inbox = inbox_, key, generation, real_deadline, fn = std::move(fn)] {
+  const Leadership* leadership = gated(lane) ? leadership_ : nullptr;
+  executor_.post(lane, [inbox = inbox_, key, generation, real_deadline, leadership,
+                        refused = slot.failure, fn = std::move(fn)] {
     std::any result;
-    {
+    if (leadership != nullptr && !leadership->acting(std::chrono::steady_clock::now())) {
+      spdlog::warn("call {} not made: this controller is not the leader any more", key);
+      result = refused(Error{ErrorCode::kPermissionDenied,
+                             "not made: this controller is not the leader any more"});
+    } else {
       CallDeadline deadline(real_deadline);
       result = fn();
     }
@@ -39,6 +47,17 @@ bool Calls::startErased(const std::string& key, const std::string& lane, Duratio
     inbox->cv.notify_all();
   });
   return true;
+}
+
+void Calls::setLeadership(const Leadership* leadership, std::vector<std::string> observing_lanes) {
+  leadership_ = leadership;
+  observing_lanes_ = std::move(observing_lanes);
+}
+
+bool Calls::gated(const std::string& lane) const {
+  if (leadership_ == nullptr) return false;
+  return std::none_of(observing_lanes_.begin(), observing_lanes_.end(),
+                      [&](const std::string& prefix) { return lane.starts_with(prefix); });
 }
 
 bool Calls::inFlight(const std::string& key) const {

@@ -24,6 +24,7 @@
 
 #include "core/executor.h"
 #include "freezer/clock.h"
+#include "freezer/leadership.h"
 #include "freezer/result.h"
 
 namespace fdr::core {
@@ -34,6 +35,14 @@ class Calls {
   ~Calls();
   Calls(const Calls&) = delete;
   Calls& operator=(const Calls&) = delete;
+
+  // Controller HA (safety invariant 3): once set, a call on any lane but `observing` (lanes
+  // whose calls only observe: the monitors' polls, the isolation probe) runs only if
+  // `leadership` says this controller acts when a worker picks it up; otherwise it does not run
+  // and its result is a kPermissionDenied error. (The engine also starts none while it does
+  // not act: this covers a call that waited in its lane's queue across a loss of leadership.)
+  // `leadership` must outlive the executor's workers.
+  void setLeadership(const Leadership* leadership, std::vector<std::string> observing_lanes);
 
   // Starts `fn` under `key` on `lane`, to be answered within `timeout`, unless a call under
   // `key` is in flight or its result waits to be taken: then false, nothing started.
@@ -101,8 +110,12 @@ class Calls {
   bool startErased(const std::string& key, const std::string& lane, Duration timeout,
                    std::function<std::any()> fn, std::function<std::any(Error)> failure);
 
+  [[nodiscard]] bool gated(const std::string& lane) const;
+
   Executor& executor_;
   Clock& clock_;
+  const Leadership* leadership_ = nullptr;
+  std::vector<std::string> observing_lanes_;  // prefixes of the lanes never gated
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   std::map<std::string, Slot> slots_;
   uint64_t next_generation_ = 1;

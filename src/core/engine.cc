@@ -55,6 +55,10 @@ Engine::Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clo
                                           : policy_.readiness,
                  hostnames(nodes_), clock.now()) {
   for (const auto& n : drivers_.notifiers) notifier_names_.push_back(n.name);
+  // The monitors' polls and the isolation probe only observe: a standby makes them too.
+  if (drivers_.leadership != nullptr) {
+    calls_.setLeadership(drivers_.leadership, {"monitor:", "isolation"});
+  }
   for (size_t i = 0; i < nodes_.size(); ++i) node_index_.emplace(nodes_[i].hostname, i);
 }
 
@@ -120,6 +124,7 @@ Status Engine::resume() {
     std::string id = incident.id;
     open_.emplace(std::move(id), std::move(incident));
   }
+  resumed_ = true;
   return {};
 }
 
@@ -153,6 +158,23 @@ Status Engine::record(Incident& incident, Event ev, std::vector<Notification> ou
 TickSummary Engine::tick() {
   // The answers that came back since the last tick, and the calls that ran past their deadline.
   calls_.collect();
+  const Leadership* leadership = drivers_.leadership;
+  if (deposed_ ||
+      (leadership != nullptr && !leadership->acting(std::chrono::steady_clock::now()))) {
+    return standbyTick();
+  }
+  if (!resumed_) {
+    // Taking over: every open incident, exactly as a restarted daemon resumes them.
+    spdlog::info("this controller leads (term {}): resuming the open incidents",
+                 leadership != nullptr ? leadership->term() : 0);
+    if (auto resumed = resume(); !resumed) {
+      spdlog::error("cannot take over: {}; trying again at the next tick", resumed.error().message);
+      TickSummary summary = detected_;
+      summary.standby = true;
+      return summary;
+    }
+  }
+  acted_ = true;
   runOperatorCommands();
   if (auto cycle = cycle_.step(clock_.now())) detect(*cycle);
   TickSummary summary = detected_;
@@ -183,6 +205,22 @@ TickSummary Engine::tick() {
   }
   summary.unfencing = unfencing_.size();
   summary.deliveries_in_flight = outbox_.inFlight();
+  return summary;
+}
+
+TickSummary Engine::standbyTick() {
+  if (acted_ && !deposed_) {
+    deposed_ = true;
+    const LeadershipState state = drivers_.leadership->state();
+    spdlog::error(
+        "this controller is not the leader any more ({}): it stops acting; the "
+        "calls it started are dropped",
+        state.why.empty() ? "lease not renewed in time" : state.why);
+  }
+  if (auto cycle = cycle_.step(clock_.now())) detect(*cycle);
+  TickSummary summary = detected_;
+  summary.standby = true;
+  summary.deposed = deposed_;
   return summary;
 }
 
@@ -237,7 +275,10 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
     }
   }
   detector_.update(now, observations);
-  const std::vector<std::string> recovered(recovered_nodes_.begin(), recovered_nodes_.end());
+  const bool acting = resumed_ && !deposed_;  // a standby journals nothing
+  const std::vector<std::string> recovered =
+      acting ? std::vector<std::string>(recovered_nodes_.begin(), recovered_nodes_.end())
+             : std::vector<std::string>();
   for (const std::string& node : recovered) {
     const std::optional<NodeVerdict> verdict = detector_.verdict(node, now);
     if (verdict && verdict->sources_known > 0 && verdict->sources_down == 0) {
@@ -258,7 +299,8 @@ void Engine::detect(const MonitorCycle::Result& cycle) {
   for (const std::string& hostname : detector_.suspectNodes(now)) {
     if (!recovered_nodes_.contains(hostname)) summary.suspect.insert(hostname);
   }
-  openIncidents(summary);
+  // A standby only keeps its detector warm: the leader guards, opens incidents and journals.
+  if (acting) openIncidents(summary);
   summary.observed = true;
   detected_ = std::move(summary);
 }

@@ -145,6 +145,9 @@ struct EngineDrivers {
   // Reference points checked before any automatic fence; nullptr: none configured.
   IsolationCheck* isolation = nullptr;
   std::vector<ReferenceMonitor> reference_monitors;
+  // Controller HA: who may act (freezer/leadership.h). nullptr: this engine always acts (a
+  // single node, whose journal lock keeps a second copy out).
+  const Leadership* leadership = nullptr;
 };
 
 struct TickSummary {
@@ -165,6 +168,11 @@ struct TickSummary {
   size_t unfencing = 0;             // nodes being powered on and returned to service
   size_t deliveries_in_flight = 0;  // notifications being sent
   bool observed = false;            // a monitoring cycle has completed (the verdicts are real)
+  // Controller HA: this engine does not act (a standby: it polls the monitors and keeps its
+  // detector warm, nothing more); `deposed`: it acted and lost the leadership, and never acts
+  // again (the daemon exits, to come back as a standby).
+  bool standby = false;
+  bool deposed = false;
   // Nothing left that more ticks could move: the monitors have answered once, no suspect node,
   // every open incident waits for an operator, no unfence or delivery under way. (Vetoed nodes
   // are not progress either.)
@@ -185,7 +193,9 @@ class Engine {
   Engine(EnginePolicy policy, EngineDrivers drivers, Journal& journal, Clock& clock,
          std::shared_ptr<const std::vector<Node>> nodes, Executor& executor);
 
-  // Loads every open incident from the journal. Call once, before the first tick.
+  // Loads every open incident from the journal. Call once, before the first tick; with a
+  // Leadership (EngineDrivers::leadership) the first tick that finds this controller leading
+  // calls it instead, if it was not called.
   [[nodiscard]] Status resume();
 
   // One pass. Never throws, never waits on I/O; driver and journal failures are logged and
@@ -206,6 +216,8 @@ class Engine {
   Status record(Incident& incident, Event event, std::vector<Notification> outbox = {});
 
   void runOperatorCommands();
+  // A tick of a controller that does not act: the monitors' cycle and the detector only.
+  TickSummary standbyTick();
   // A monitoring cycle finished: the detector, the node states and the guards.
   void detect(const MonitorCycle::Result& cycle);
   // The guards and the opening of incidents (src/core/engine_guards.cc).
@@ -273,6 +285,9 @@ class Engine {
 
   EnginePolicy policy_;
   EngineDrivers drivers_;
+  bool resumed_ = false;  // resume() loaded the journal
+  bool acted_ = false;    // a tick acted (this controller led)
+  bool deposed_ = false;  // it acted, then lost the leadership: it never acts again
   Journal& journal_;
   Clock& clock_;
   std::shared_ptr<const std::vector<Node>> shared_nodes_;  // the inventory, shared with cycle_

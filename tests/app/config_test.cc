@@ -212,6 +212,43 @@ TEST_F(ConfigTest, APollTimeoutLongerThanThePollIntervalIsAnError) {
       << diag_.format();
 }
 
+TEST_F(ConfigTest, TheHaSectionIsReadWithItsDefaults) {
+  EXPECT_FALSE(Config{}.ha.enabled()) << "single-node by default";
+  const auto config = loadText(
+      "[ha]\n"
+      "etcd_endpoints = http://127.0.0.1:2379, https://10.0.0.2:2379\n"
+      "cluster = region-one\n"
+      "name = ctl-1\n"
+      "lease-ttl = 12s\n");
+  ASSERT_TRUE(config.has_value()) << diag_.format();
+  EXPECT_TRUE(config->ha.enabled());
+  EXPECT_EQ(config->ha.etcd_endpoints,
+            (std::vector<std::string>{"http://127.0.0.1:2379", "https://10.0.0.2:2379"}));
+  EXPECT_EQ(config->ha.prefix(), "/freezer-dr/region-one/");
+  EXPECT_EQ(config->ha.name, "ctl-1");
+  EXPECT_EQ(config->ha.lease_ttl, milliseconds(12000));
+  EXPECT_EQ(config->ha.margin(), milliseconds(3000)) << "a quarter of the TTL";
+}
+
+TEST_F(ConfigTest, EveryHaMistakeIsReportedWithItsLine) {
+  const auto config = loadText(
+      "[ha]\n"
+      "etcd-endpoints = 127.0.0.1:2379\n"
+      "cluster = a/b\n"
+      "lease-ttl = 4s\n"
+      "safety-margin = 3s\n"
+      "request-timeout = 2s\n"
+      "lease = 1\n");
+  EXPECT_FALSE(config.has_value());
+  EXPECT_TRUE(hasError(diag_, path_ + ":2", "'127.0.0.1:2379' is not an http:// or https:// URL"))
+      << diag_.format();
+  EXPECT_TRUE(hasError(diag_, path_ + ":3", "a name without '/'")) << diag_.format();
+  EXPECT_TRUE(hasError(diag_, path_ + ":5", "safety-margin must be at most half of lease-ttl"))
+      << diag_.format();
+  EXPECT_TRUE(hasError(diag_, path_ + ":6", "request-timeout must be shorter")) << diag_.format();
+  EXPECT_TRUE(hasError(diag_, path_ + ":7", "[ha] unknown option 'lease'")) << diag_.format();
+}
+
 TEST_F(ConfigTest, DashAndUnderscoreSpellingsAreTheSameOption) {
   write("servers.yml", "servers:\n  - hostname: n1\n");
   const auto config = loadText(

@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "core/executor_fixture.h"
+#include "core/leadership_fixture.h"
 #include "freezer/call_deadline.h"
 
 namespace fdr::testing {
@@ -116,6 +117,54 @@ TEST_F(CallsTest, PrefixesCountAndAbandonTheCallsOfOneOwner) {
   EXPECT_EQ(calls_.inFlightWithPrefix("inc-1|"), 0u);
   EXPECT_EQ(calls_.inFlightWithPrefix("inc-2|"), 1u);
   executor_.release();
+}
+
+// Holds what is posted until run(): a lane whose workers are all busy.
+class QueueExecutor final : public core::Executor {
+ public:
+  void post(const std::string& lane, std::function<void()> work) override {
+    queued.emplace_back(lane, std::move(work));
+  }
+  void run() {
+    for (auto& [lane, work] : queued) work();
+    queued.clear();
+  }
+  std::vector<std::pair<std::string, std::function<void()>>> queued;
+};
+
+TEST(CallsLeadershipTest, ACallQueuedWhileLeadingIsNotMadeOnceTheLeadershipIsLost) {
+  FakeClock clock;
+  QueueExecutor executor;
+  ScriptedLeadership leadership;
+  leadership.lead(7);
+  core::Calls calls(executor, clock);
+  calls.setLeadership(&leadership, {"monitor:"});
+  std::atomic<int> made{0};
+  ASSERT_TRUE(calls.start<int>("power-off", "fence", 1s, [&] { return Result<int>(++made); }));
+  ASSERT_TRUE(calls.start<int>("poll", "monitor:0", 1s, [&] { return Result<int>(++made); }));
+  leadership.standBy("lease lost");  // while both wait in their lanes' queues
+  executor.run();
+  calls.collect();
+  auto refused = calls.take<int>("power-off");
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(refused->has_value()) << "the power-off was made by a controller that lost the lead";
+  EXPECT_EQ(refused->error().code, ErrorCode::kPermissionDenied);
+  auto observed = calls.take<int>("poll");
+  ASSERT_TRUE(observed.has_value());
+  EXPECT_TRUE(observed->has_value()) << "observing lanes run on a standby too";
+  EXPECT_EQ(made.load(), 1);
+}
+
+TEST(CallsLeadershipTest, WithoutLeadershipEveryCallRuns) {
+  FakeClock clock;
+  QueueExecutor executor;
+  core::Calls calls(executor, clock);
+  std::atomic<int> made{0};
+  ASSERT_TRUE(calls.start<int>("power-off", "fence", 1s, [&] { return Result<int>(++made); }));
+  executor.run();
+  calls.collect();
+  EXPECT_TRUE(calls.take<int>("power-off")->has_value());
+  EXPECT_EQ(made.load(), 1);
 }
 
 }  // namespace

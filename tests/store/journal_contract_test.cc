@@ -13,9 +13,12 @@
 #include <gtest/gtest.h>
 
 #include "core/codec.h"
+#include "core/leadership_fixture.h"
 #include "freezer/journal.h"
+#include "store/etcd/etcd_journal.h"
 #include "store/memory/memory_journal.h"
 #include "store/sqlite/sqlite_journal.h"
+#include "support/etcd_cluster.h"
 
 namespace fdr {
 namespace {
@@ -82,6 +85,9 @@ class JournalContractTest : public ::testing::TestWithParam<JournalFactory> {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     auto journal = GetParam().make(dir_);
+    if (!journal && journal.error().code == ErrorCode::kNotSupported) {
+      GTEST_SKIP() << journal.error().message;
+    }
     ASSERT_TRUE(journal.has_value()) << journal.error().toString();
     journal_ = std::move(*journal);
   }
@@ -598,6 +604,49 @@ TEST_P(JournalContractTest, SettingsAreSetReadAndReplaced) {
   EXPECT_EQ(*value, std::optional<std::string>("ctl-1"));
 }
 
+// The etcd journal: one real etcd member for the whole binary, a key prefix per test, and a
+// leadership that holds the prefix's leader key (its term: the key's create revision).
+struct EtcdWorld {
+  SystemClock clock;
+  std::unique_ptr<testing::EtcdCluster> cluster;
+  std::unique_ptr<etcd::EtcdClient> client;
+  std::vector<std::unique_ptr<testing::ScriptedLeadership>> leaderships;
+};
+
+EtcdWorld& etcdWorld() {
+  static EtcdWorld world;
+  return world;
+}
+
+Result<JournalPtr> makeEtcdJournal(const std::filesystem::path& dir) {
+  if (!testing::EtcdCluster::available()) {
+    return fail(ErrorCode::kNotSupported, testing::EtcdCluster::whyUnavailable());
+  }
+  EtcdWorld& world = etcdWorld();
+  if (!world.cluster) {
+    world.cluster = std::make_unique<testing::EtcdCluster>(1);
+    if (!world.cluster->ready()) return fail(ErrorCode::kUnavailable, world.cluster->error());
+    etcd::EtcdOptions options;
+    options.endpoints = world.cluster->endpoints();
+    auto client = etcd::EtcdClient::create(std::move(options), world.clock);
+    if (!client) return std::unexpected(client.error());
+    world.client = std::move(*client);
+  }
+  const std::string prefix = "/contract/" + dir.filename().string() + "/";
+  auto lease = world.client->grantLease(60);
+  if (!lease) return std::unexpected(lease.error());
+  etcd::Txn campaign;
+  campaign.compare.push_back(etcd::Compare::createRevision(prefix + "leader", 0));
+  campaign.success.push_back(etcd::Op::put(prefix + "leader", "test", lease->id));
+  auto won = world.client->txn(campaign);
+  if (!won) return std::unexpected(won.error());
+  if (!won->succeeded) return fail(ErrorCode::kInternal, "the test's leader key is taken");
+  world.leaderships.push_back(std::make_unique<testing::ScriptedLeadership>());
+  world.leaderships.back()->lead(won->revision);
+  return JournalPtr(
+      std::make_unique<EtcdJournal>(*world.client, prefix, world.leaderships.back().get()));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     AllJournals, JournalContractTest,
     ::testing::Values(JournalFactory{"Memory",
@@ -611,8 +660,71 @@ INSTANTIATE_TEST_SUITE_P(
                                                                SqliteJournal::Mode::kActor);
                                        if (!journal) return std::unexpected(journal.error());
                                        return JournalPtr(std::move(*journal));
-                                     }}),
+                                     }},
+                      JournalFactory{"Etcd", makeEtcdJournal}),
     [](const ::testing::TestParamInfo<JournalFactory>& p) { return p.param.name; });
+
+// Safety invariant 3 in the journal: a write of a controller whose term no longer holds the
+// leader key lands nowhere, and the controller is told it was deposed.
+TEST(EtcdJournalTest, ADeposedLeadersWritesAreRefusedAndWriteNothing) {
+  auto made = makeEtcdJournal("deposed-" + std::to_string(::getpid()));
+  if (!made && made.error().code == ErrorCode::kNotSupported) GTEST_SKIP() << made.error().message;
+  ASSERT_TRUE(made.has_value()) << made.error().toString();
+  JournalPtr journal = std::move(*made);
+  testing::ScriptedLeadership& leadership = *etcdWorld().leaderships.back();
+  const int64_t term = leadership.term();
+  Incident incident = makeIncident("compute-1", 0, 1);
+  ASSERT_TRUE(journal->commit({incident, makeEvent(events::Detected{}, 0), {}}, {"email"}));
+
+  // Another controller wins the key after ours went (its lease expired, say).
+  const std::string prefix = "/contract/deposed-" + std::to_string(::getpid()) + "/";
+  etcd::EtcdClient& client = *etcdWorld().client;
+  etcd::Txn expire;
+  expire.success.push_back(etcd::Op::erase(prefix + "leader"));
+  ASSERT_TRUE(client.txn(expire).has_value());
+  ASSERT_TRUE(client.put(prefix + "leader", "other").has_value());
+
+  incident.revision = 2;
+  incident.phase = Phase::kFencing;
+  Notification n = makeNotification(incident, NotificationKind::kFailureConfirmed, 1);
+  auto refused = journal->commit({incident, makeEvent(events::Detected{}, 1), {n}}, {"email"});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_THAT(refused.error().message, HasSubstr("term " + std::to_string(term)));
+  EXPECT_THAT(refused.error().message, HasSubstr("other holds it"));
+  EXPECT_EQ(leadership.term(), 0) << "the controller was not told it is deposed";
+  EXPECT_EQ(journal->incident(incident.id)->value().revision, 1u);
+  EXPECT_EQ(*journal->undeliveredCount(), 0u);
+  EXPECT_EQ(journal->setSetting("paused", "1").error().code, ErrorCode::kPermissionDenied);
+  EXPECT_FALSE(journal->setting("paused")->has_value());
+}
+
+TEST(EtcdJournalTest, AReaderReadsAndQueuesCommandsButWritesNothingElse) {
+  auto made = makeEtcdJournal("reader-" + std::to_string(::getpid()));
+  if (!made && made.error().code == ErrorCode::kNotSupported) GTEST_SKIP() << made.error().message;
+  ASSERT_TRUE(made.has_value()) << made.error().toString();
+  JournalPtr leader = std::move(*made);
+  const Incident incident = makeIncident("compute-1", 0, 1);
+  ASSERT_TRUE(leader->commit({incident, makeEvent(events::Detected{}, 0), {}}, {}));
+  EtcdJournal reader(*etcdWorld().client, "/contract/reader-" + std::to_string(::getpid()) + "/",
+                     nullptr);
+  ASSERT_EQ(reader.openIncidents()->size(), 1u);
+  OperatorCommand command;
+  command.kind = "pause";
+  command.who = "alice";
+  ASSERT_TRUE(reader.enqueueCommand(command).has_value());
+  ASSERT_TRUE(reader.enqueueCommand(command).has_value());
+  const auto pending = leader->pendingCommands();
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_LT(pending->at(0).id, pending->at(1).id);
+  Incident next = incident;
+  next.revision = 2;
+  const auto refused = reader.commit({next, makeEvent(events::Detected{}, 1), {}}, {});
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(reader.markCommandDone(pending->at(0).id, "x").error().code,
+            ErrorCode::kPermissionDenied);
+}
 
 }  // namespace
 }  // namespace fdr

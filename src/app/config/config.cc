@@ -42,8 +42,8 @@ constexpr std::string_view kDefaultEvacuator =
 constexpr std::string_view kDefaultNotifier =
     "freezer_dr.notifiers.drivers.default.default_email.StandardEmail";
 
-constexpr std::array<std::string_view, 6> kSections = {
-    "DEFAULT", "monitoring", "fencer", "evacuation", "notifiers", "keystone_authtoken"};
+constexpr std::array<std::string_view, 7> kSections = {
+    "DEFAULT", "monitoring", "fencer", "evacuation", "notifiers", "keystone_authtoken", "ha"};
 // Sections holding one driver's options in the multi-driver style: [<stage>.<driver>].
 constexpr std::array<std::string_view, 4> kDriverStages = {"monitoring", "fencer", "evacuation",
                                                            "notifiers"};
@@ -135,6 +135,7 @@ class Loader {
     readEvacuation();
     readNotifiers();
     readKeystone();
+    readHa();
     readOtherSections();
     if (!secret_where_.empty()) warnIfReadableByOthers(ini_.path, secret_where_, diag_);
     if (with_inventory_) readInventory();
@@ -675,6 +676,77 @@ class Loader {
     }
     for (const auto& [key, value] : readDict(v, "options")) {
       put(config_.evacuator.options, key, value);
+    }
+  }
+
+  void readHa() {
+    const View v = index("ha", {{"etcd-endpoints", ""},
+                                {"cluster", ""},
+                                {"name", ""},
+                                {"lease-ttl", ""},
+                                {"safety-margin", ""},
+                                {"campaign-interval", ""},
+                                {"request-timeout", ""},
+                                {"ca-file", ""},
+                                {"cert-file", ""},
+                                {"key-file", ""},
+                                {"insecure", ""}});
+    if (v.ini == nullptr) return;
+    HaConfig& ha = config_.ha;
+    ha.where = sectionWhere(v.ini);
+    if (const IniEntry* e = v.get("etcd-endpoints")) {
+      for (const std::string& url : splitList(e->value)) {
+        if (!url.starts_with("http://") && !url.starts_with("https://")) {
+          diag_.error(at(*e), fmt::format("[ha] {}: '{}' is not an http:// or https:// URL of "
+                                          "an etcd member",
+                                          e->key, url));
+          continue;
+        }
+        ha.etcd_endpoints.push_back(url);
+      }
+    }
+    if (const IniEntry* e = v.get("cluster")) {
+      const std::string name = trimmed(e->value);
+      if (name.empty() || name.find_first_of("/ \t") != std::string::npos) {
+        badValue(v, *e, "a name without '/' or spaces");
+      } else {
+        ha.cluster = name;
+      }
+    }
+    readString(v, "name", ha.name);
+    readDuration(v, "lease-ttl", ha.lease_ttl, false);
+    readDuration(v, "safety-margin", ha.safety_margin, /*allow_zero=*/true);
+    readDuration(v, "campaign-interval", ha.campaign_interval, false);
+    readDuration(v, "request-timeout", ha.request_timeout, false);
+    for (auto [key, out] :
+         {std::pair{"ca-file", &ha.ca_file}, std::pair{"cert-file", &ha.cert_file},
+          std::pair{"key-file", &ha.key_file}}) {
+      if (const IniEntry* e = v.get(key)) *out = resolvePath(trimmed(e->value));
+    }
+    readBool(v, "insecure", ha.insecure);
+    if (ha.lease_ttl < std::chrono::seconds(2)) {
+      badValue(v, *v.get("lease-ttl"), "at least 2 s (etcd grants leases in whole seconds)");
+    }
+    if (ha.margin() * 2 > ha.lease_ttl) {
+      const IniEntry* e = v.get("safety-margin");
+      diag_.error(e != nullptr ? at(*e) : ha.where,
+                  "[ha] safety-margin must be at most half of lease-ttl: a leader renews its lease "
+                  "every third of it and must still be acting between two renewals");
+    }
+    if (ha.request_timeout >= ha.lease_ttl - ha.margin()) {
+      const IniEntry* e = v.get("request-timeout");
+      diag_.error(e != nullptr ? at(*e) : ha.where,
+                  "[ha] request-timeout must be shorter than lease-ttl minus safety-margin: a "
+                  "renewal that takes longer cannot keep the leader acting");
+    }
+    if (ha.etcd_endpoints.empty()) {
+      diag_.error(ha.where,
+                  "[ha] etcd-endpoints is required in the [ha] section (remove the "
+                  "section to run single-node)");
+    }
+    if (ha.insecure) {
+      diag_.warning(at(*v.get("insecure")),
+                    "[ha] insecure = true: the etcd members' TLS certificates are not verified");
     }
   }
 

@@ -47,6 +47,31 @@ struct KeystoneAuth {
   [[nodiscard]] bool configured() const { return !auth_url.empty(); }
 };
 
+// [ha]: controller HA through etcd (docs/adr/0002-controller-ha.md). Without endpoints the
+// daemon runs single-node (the SQLite journal and its lock).
+struct HaConfig {
+  std::vector<std::string> etcd_endpoints;  // http(s)://host:port of the etcd members
+  std::string cluster = "default";          // keys under /freezer-dr/<cluster>/
+  std::string name;                         // this controller; default: the host name
+  Duration lease_ttl{std::chrono::seconds(10)};
+  // A leader stops acting this long before its lease can expire, by its own clock; 0 = a
+  // quarter of lease-ttl.
+  Duration safety_margin{0};
+  // How often a standby looks whether the leader key is free.
+  Duration campaign_interval{std::chrono::milliseconds(500)};
+  Duration request_timeout{std::chrono::seconds(2)};  // one etcd request
+  std::string ca_file;                                // empty: the system's CAs
+  std::string cert_file;                              // client certificate (PEM), optional
+  std::string key_file;                               // its key (PEM), optional
+  bool insecure = false;                              // skip TLS verification (warned)
+  std::string where;                                  // "file:line" of the section
+  [[nodiscard]] bool enabled() const { return !etcd_endpoints.empty(); }
+  [[nodiscard]] std::string prefix() const { return "/freezer-dr/" + cluster + "/"; }
+  [[nodiscard]] Duration margin() const {
+    return safety_margin > Duration::zero() ? safety_margin : lease_ttl / 4;
+  }
+};
+
 struct Config {
   std::string path;  // the config file read
 
@@ -120,6 +145,9 @@ struct Config {
 
   // [keystone_authtoken]
   KeystoneAuth keystone;
+
+  // [ha]
+  HaConfig ha;
 
   // servers.yml
   std::vector<Node> nodes;

@@ -84,10 +84,10 @@ struct RangeResult {
 struct Op {
   enum class Kind { kPut, kDelete, kRange } kind = Kind::kPut;
   std::string key;
-  std::string value;      // kPut
-  int64_t lease = 0;      // kPut: attach the key to this lease (0: none)
-  std::string range_end;  // kDelete / kRange: a range instead of one key
-  bool keys_only = false; // kRange
+  std::string value;       // kPut
+  int64_t lease = 0;       // kPut: attach the key to this lease (0: none)
+  std::string range_end;   // kDelete / kRange: a range instead of one key
+  bool keys_only = false;  // kRange
 
   static Op put(std::string key, std::string value, int64_t lease = 0);
   static Op erase(std::string key);

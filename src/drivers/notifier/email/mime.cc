@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
+
 namespace fdr::drivers::email {
 namespace {
 
@@ -101,28 +103,7 @@ std::string headerSafe(std::string_view value) {
 }
 
 std::string base64(std::string_view data) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const uint32_t n = (static_cast<uint8_t>(data[i]) << 16) |
-                       (static_cast<uint8_t>(data[i + 1]) << 8) | static_cast<uint8_t>(data[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (const size_t rest = data.size() - i; rest > 0) {
-    uint32_t n = static_cast<uint8_t>(data[i]) << 16;
-    if (rest == 2) n |= static_cast<uint8_t>(data[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
+  return base64Encode(data);
 }
 
 std::string base64Lines(std::string_view data) {
