@@ -115,6 +115,29 @@ Result<int64_t> EtcdJournal::claimIds(etcd::Txn& txn, const std::string& name, i
   return last + 1;
 }
 
+Status EtcdJournal::queueOutbox(etcd::Txn& txn, const std::vector<Notification>& notifications,
+                                const std::vector<std::string>& notifiers) {
+  auto first =
+      claimIds(txn, "outbox", static_cast<int64_t>(notifications.size() * notifiers.size()));
+  if (!first) return std::unexpected(first.error());
+  int64_t id = *first;
+  for (const Notification& n : notifications) {
+    for (const std::string& notifier : notifiers) {
+      OutboxItem item{.id = id,
+                      .notifier = notifier,
+                      .notification = n,
+                      .attempts = 0,
+                      .next_attempt_at = n.at,
+                      .last_error = {},
+                      .delivered_at = std::nullopt};
+      txn.success.push_back(etcd::Op::put(key("outbox/" + padded(id, 20)), dumpJson(toJson(item))));
+      txn.success.push_back(etcd::Op::put(key("undelivered/" + padded(id, 20)), ""));
+      ++id;
+    }
+  }
+  return {};
+}
+
 Status EtcdJournal::commit(const JournalEntry& entry, const std::vector<std::string>& notifiers) {
   const Incident& incident = entry.incident;
   if (incident.id.empty()) {
@@ -139,24 +162,7 @@ Status EtcdJournal::commit(const JournalEntry& entry, const std::vector<std::str
                               : etcd::Op::put(key("open/" + incident.id), ""));
     const int64_t items = static_cast<int64_t>(entry.outbox.size() * notifiers.size());
     if (items > 0) {
-      auto first = claimIds(txn, "outbox", items);
-      if (!first) return std::unexpected(first.error());
-      int64_t id = *first;
-      for (const Notification& n : entry.outbox) {
-        for (const std::string& notifier : notifiers) {
-          OutboxItem item{.id = id,
-                          .notifier = notifier,
-                          .notification = n,
-                          .attempts = 0,
-                          .next_attempt_at = n.at,
-                          .last_error = {},
-                          .delivered_at = std::nullopt};
-          txn.success.push_back(
-              etcd::Op::put(key("outbox/" + padded(id, 20)), dumpJson(toJson(item))));
-          txn.success.push_back(etcd::Op::put(key("undelivered/" + padded(id, 20)), ""));
-          ++id;
-        }
-      }
+      if (auto queued = queueOutbox(txn, entry.outbox, notifiers); !queued) return queued;
     }
     auto result = conditioned(*term, std::move(txn), "commit of incident " + incident.id);
     if (!result) return std::unexpected(result.error());
@@ -196,24 +202,7 @@ Status EtcdJournal::enqueue(const std::vector<Notification>& notifications,
   std::lock_guard lock(mutex_);
   for (int attempt = 0; attempt < 3; ++attempt) {
     etcd::Txn txn;
-    auto first = claimIds(txn, "outbox", items);
-    if (!first) return std::unexpected(first.error());
-    int64_t id = *first;
-    for (const Notification& n : notifications) {
-      for (const std::string& notifier : notifiers) {
-        OutboxItem item{.id = id,
-                        .notifier = notifier,
-                        .notification = n,
-                        .attempts = 0,
-                        .next_attempt_at = n.at,
-                        .last_error = {},
-                        .delivered_at = std::nullopt};
-        txn.success.push_back(
-            etcd::Op::put(key("outbox/" + padded(id, 20)), dumpJson(toJson(item))));
-        txn.success.push_back(etcd::Op::put(key("undelivered/" + padded(id, 20)), ""));
-        ++id;
-      }
-    }
+    if (auto queued = queueOutbox(txn, notifications, notifiers); !queued) return queued;
     auto result = conditioned(*term, std::move(txn), "enqueue");
     if (!result) return std::unexpected(result.error());
     if (result->succeeded) return {};

@@ -69,6 +69,10 @@ class EtcdJournal final : public Journal {
   Result<etcd::TxnResult> conditioned(int64_t term, etcd::Txn txn, std::string_view what);
   // The next ids of `seq/<name>`: appends the compare and put that claim them to `txn`.
   Result<int64_t> claimIds(etcd::Txn& txn, const std::string& name, int64_t count);
+  // Claims ids and appends one outbox item (and its undelivered index) per notification and
+  // notifier to `txn`.
+  Status queueOutbox(etcd::Txn& txn, const std::vector<Notification>& notifications,
+                     const std::vector<std::string>& notifiers);
   Result<std::optional<OutboxItem>> outboxItem(int64_t id);
   Result<std::vector<OutboxItem>> loadOutbox(const std::string& index_prefix, bool undelivered,
                                              std::optional<TimePoint> due, size_t limit);
