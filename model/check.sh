@@ -11,8 +11,8 @@
 #
 # Environment: SPIN (default spin), CC (default cc), MODEL_MEMLIM_MB (default 2048: pan's
 # memory bound; a run that reaches it fails, it is not a result), PAN_CFLAGS (more flags for
-# compiling pan, e.g. -DCOLLAPSE for a bigger search). Every run is one pan process: one core. Exit status: 0 when every run gave its expected answer, 1 otherwise,
-# 2 on a usage error.
+# compiling pan, e.g. -DCOLLAPSE for a bigger search). Every run is one pan process: one core.
+# Exit status: 0 when every run gave its expected answer, 1 otherwise, 2 on a usage error.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

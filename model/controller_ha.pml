@@ -29,7 +29,7 @@
  * carries.
  *
  * Switches (spin -D...):
- *   NC=2|3           controllers (default 2)
+ *   NC=2|3           controllers (default 2; 3 is far beyond a minute's search: see the doc)
  *   MAX_TERMS=n      campaigns won in one run, at most (default 3): the bound of the search
  *   NO_TERM_CHECK    BROKEN: journal writes are not conditioned on the term
  *   NO_LEASE_CHECK   BROKEN: a side effect is sent without asking the lease (the Calls gate)
@@ -105,14 +105,14 @@ bool resent = false;     /* a takeover journaled and re-sent an evacuation */
 #define REACHED_DONE skip
 #endif
 
-/* ---- state invariants (checked in every reachable state by proctype Monitor, at the end) ------------ */
+/* ---- state invariants (proctype Monitor, at the end, checks them in every reachable state) -- */
 
 /* P2: no instance is evacuated twice (evacuations *accepted* by Nova). */
 #define P2_ONCE (accepted[0] <= 1 && accepted[1] <= 1)
 
 /* ... and an instance the journal records evacuated did move, through one accepted request. */
-#define P2_RECORDED ((journal.inst[0] != I_EVACUATED || (nova[0] == N_MOVED && accepted[0] == 1)) && \
-                     (journal.inst[1] != I_EVACUATED || (nova[1] == N_MOVED && accepted[1] == 1)))
+#define MOVED_ONCE(i) (journal.inst[i] != I_EVACUATED || (nova[i] == N_MOVED && accepted[i] == 1))
+#define P2_RECORDED (MOVED_ONCE(0) && MOVED_ONCE(1))
 
 /* P3: the leader never loses sight of an open incident. While c holds the leader key and has
  * loaded the journal, its in-memory incident is exactly the journal's: an incident committed
@@ -171,7 +171,8 @@ inline txn() {
 #endif
   if
   :: ok -> copy(journal, next); copy(mem[me], next);
-     printf("c%d (term %d): journal write lands (the leader key is term %d): ", me, term[me], key_crev);
+     printf("c%d (term %d): journal write lands (the leader key is term %d): ",
+            me, term[me], key_crev);
      say_incident(journal); printf("\n")
   :: else ->
      printf("c%d (term %d): journal write refused (the leader key is term %d): deposed\n",
@@ -200,21 +201,22 @@ inline deposed_unless_ok() {
  * etcd (the leader stops at TTL - margin on its own monotonic clock, counted from when it *sent*
  * the renewal), and the check and the request leaving the process are one atomic step (the
  * margin covers the time between them). A valid lease means the leader key is still this
- * term's: the key is attached to the lease. */
-/* BROKEN (NO_REJOURNAL): a takeover re-issues the power-off it loaded under the old write,
- * without journaling it again in its own term. */
+ * term's: the key is attached to the lease. BROKEN (NO_LEASE_CHECK): no gate. */
+#ifdef NO_LEASE_CHECK
+#define ACTING true
+#else
+#define ACTING (key_crev == term[me])
+#endif
+
+/* A power-off is issued only under a PowerOffRequested this term journaled; a takeover journals
+ * a loaded request again first. BROKEN (NO_REJOURNAL): the takeover re-issues the loaded
+ * request under the old write, without journaling it in its own term. */
 #ifdef NO_REJOURNAL
 #define REJOURNAL false
 #define POFF_MINE true
 #else
 #define REJOURNAL true
 #define POFF_MINE (mem[me].poff_term == term[me])
-#endif
-
-#ifdef NO_LEASE_CHECK
-#define ACTING true
-#else
-#define ACTING (key_crev == term[me])
 #endif
 
 /* P1, checked as `me` performs a side effect tagged with the term `tag` of the journal write
@@ -241,8 +243,11 @@ inline performed(tag, still) {
 active proctype Lease() {
 end_lease:
   do
-  :: d_step { key_crev != 0 -> printf("etcd: the lease of term %d expires: no leader key\n", key_crev);
-               key_crev = 0 }
+  :: d_step {
+       key_crev != 0 ->
+       printf("etcd: the lease of term %d expires: no leader key\n", key_crev);
+       key_crev = 0
+     }
   od
 }
 
@@ -289,6 +294,9 @@ end_nova:
 #define EVAC_MINE(i)    (EVAC(i, I_REQ) && mem[me].inst_term[i] == term[me] && !sent[i])
 #define EVAC_WAIT(i)    (EVAC(i, I_REQ) && (sent[i] || follow[i]) && nova[i] == N_MOVED)
 
+/* P4 at the evacuate call: the power-off confirmed, in memory and in the journal. */
+#define FENCED_FIRST (mem[me].phase == P_FENCED && journal.phase == P_FENCED && bmc_off)
+
 /* Journal EvacuationRequested in this term: new, or the re-request of a takeover. */
 inline request_evacuation(i) {
   RECORD(next.inst[i] = I_REQ; next.inst_term[i] = term[me])
@@ -306,7 +314,8 @@ inline retry_evacuation(i) {
        printf("c%d (term %d): shows instance %d: under way, follows it\n", me, term[me], i);
        follow[i] = true }
   :: atomic { else ->
-       printf("c%d (term %d): shows instance %d: not under way, requests again\n", me, term[me], i) };
+       printf("c%d (term %d): shows instance %d: not under way, requests again\n",
+              me, term[me], i) };
        request_evacuation(i); RESENT
   fi
 #endif
@@ -321,8 +330,7 @@ inline evacuate(i) {
     EVAC_MINE(i) && ACTING ->
     performed(mem[me].inst_term[i],
               journal.inst[i] == I_REQ && journal.inst_term[i] == mem[me].inst_term[i]);
-    /* evacuate only once the power-off was confirmed and journaled */
-    assert(mem[me].phase == P_FENCED && journal.phase == P_FENCED && bmc_off);  /* P4: evacuate sent only once fenced is journaled */
+    assert(FENCED_FIRST);  /* P4: evacuate sent only once fenced is journaled, the host off */
     inflight[i]++; sent[i] = true;
     printf("c%d (term %d): evacuate instance %d sent (tag: term %d)\n", me, term[me], i,
            mem[me].inst_term[i])
@@ -334,6 +342,9 @@ inline evacuate(i) {
 inline evacuated(i) {
   RECORD(next.inst[i] = I_EVACUATED)
 }
+
+/* P3 at the load: an incident committed and not done is in what was loaded, as committed. */
+#define LOADED_ALL_OPEN (journal.phase == P_NONE || journal.phase == P_DONE || SAME(me))
 
 proctype Controller(byte me) {
   Incident next;          /* scratch: the incident after the event being recorded */
@@ -369,7 +380,9 @@ end_standby:
 
   /* A crash (kill -9, OOM, power loss), or a clean stop, at any step: back to an empty
    * memory; the lease lives on until it expires (or is revoked: the same event here). */
-  :: atomic { printf("c%d (term %d): crashes, restarts as a standby\n", me, term[me]); goto restart }
+  :: atomic {
+       printf("c%d (term %d): crashes, restarts as a standby\n", me, term[me]);
+       goto restart }
 
   /* Taking over (Engine::resume: Journal::openIncidents, and the closed incidents behind
    * already_recovered): one range read of the journal. P3 at load: every incident committed
@@ -379,7 +392,7 @@ end_standby:
          copy(mem[me], journal); loaded[me] = true;
          printf("c%d (term %d): loads the journal: ", me, term[me]); say_incident(mem[me]);
          printf("\n");
-         assert(journal.phase == P_NONE || journal.phase == P_DONE || SAME(me))  /* P3: the load has every open incident */
+         assert(LOADED_ALL_OPEN)  /* P3: the load has every open incident */
        }
 
   /* The failed host is detected and has no incident, open or closed: open one. */
