@@ -87,6 +87,16 @@ void EtcdElection::demote(const std::string& why) {
   const int64_t term = term_.exchange(0);
   valid_until_ = 0;
   if (term != 0) spdlog::error("stops leading (term {}): {}", term, why);
+  // Give the lease up: kept alive later, it would keep our own leader key alive and no one
+  // (us included) could win it. Its keys go with it; the next round grants a new one.
+  if (lease_ != 0) {
+    if (auto revoked = client_.revokeLease(lease_); !revoked) {
+      spdlog::debug("cannot revoke the old lease {:x}: {}", lease_, revoked.error().message);
+    }
+    lease_ = 0;
+    renewed_sent_at_.reset();
+    next_renewal_.reset();
+  }
   standBy(why);
 }
 
