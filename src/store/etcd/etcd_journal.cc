@@ -57,7 +57,9 @@ Result<int64_t> EtcdJournal::writerTerm(std::string_view what) const {
                 fmt::format("journal (etcd): {}: this process does not campaign (a reader)", what));
   }
   const int64_t term = leadership_->term();
-  if (term == 0) {
+  // Past its safety margin (a tick held up by a slow etcd) a leader writes nothing more, even
+  // before its election thread notices.
+  if (term == 0 || !leadership_->acting(std::chrono::steady_clock::now())) {
     return fail(ErrorCode::kPermissionDenied,
                 fmt::format("journal (etcd): {}: this controller does not lead", what));
   }
